@@ -1,0 +1,62 @@
+import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { Response } from 'express';
+import { DomainError, type ErrorCode } from '@app/protocol';
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  AUTH_FAILED: 401,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  SESSION_NOT_FOUND: 404,
+  MEMBER_NOT_FOUND: 404,
+  FILE_NOT_FOUND: 404,
+  LAST_OWNER: 409,
+  INSUFFICIENT_CREDITS: 402,
+  RATE_LIMITED: 429,
+  AUTH_RATE_LIMITED: 429,
+  INVALID_MESSAGE: 400,
+  AGENT_UNAVAILABLE: 503,
+  UPSTREAM_ERROR: 502,
+};
+
+const HTTP_CODES: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'AUTH_FAILED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  429: 'RATE_LIMITED',
+  503: 'UNAVAILABLE',
+};
+
+/** Every non-2xx HTTP answer has the body `{ statusCode, code, message }` (admin-api.md). */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Http');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    if (exception instanceof DomainError) {
+      const statusCode = STATUS[exception.code] ?? 400;
+      res.status(statusCode).json({ statusCode, code: exception.code, message: exception.message, ...exception.hints });
+      return;
+    }
+    if (exception instanceof HttpException) {
+      const statusCode = exception.getStatus();
+      const body = exception.getResponse();
+      if (typeof body === 'object' && body && 'status' in body && 'details' in body) {
+        // Terminus health results keep their own shape.
+        res.status(statusCode).json(body);
+        return;
+      }
+      const obj = (typeof body === 'object' && body ? body : { message: body }) as Record<string, unknown>;
+      const code = typeof obj.code === 'string' ? obj.code : (HTTP_CODES[statusCode] ?? 'ERROR');
+      const message = Array.isArray(obj.message) ? obj.message.join('; ') : String(obj.message ?? exception.message);
+      res.status(statusCode).json({ statusCode, code, message, ...(obj.details ? { details: obj.details } : {}) });
+      return;
+    }
+    this.logger.error(exception);
+    res.status(500).json({ statusCode: 500, code: 'INTERNAL_ERROR', message: 'Internal error' });
+  }
+}

@@ -1,0 +1,36 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { AuthModule, authConfig, type AuthConfig } from '@app/auth';
+import { PersistenceModule, persistenceConfig, type PersistenceConfig } from '@app/persistence';
+import { AdminModule } from './admin/admin.module';
+import { appConfig } from './config';
+import { ConnectionModule } from './connection/connection.module';
+import { CoreModule } from './core.module';
+import { HealthModule } from './health/health.module';
+import { LifecycleModule } from './lifecycle/lifecycle.module';
+import { LoggingModule } from './logging/logging.module';
+import { MembersModule } from './members/members.module';
+import { SessionsModule } from './sessions/sessions.module';
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, cache: true, load: [appConfig, authConfig, persistenceConfig] }),
+    LoggingModule,
+    CoreModule,
+    PersistenceModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService) => config.getOrThrow<PersistenceConfig>('persistence'),
+    }),
+    AuthModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService) => config.getOrThrow<AuthConfig>('auth'),
+    }),
+    LifecycleModule,
+    ConnectionModule,
+    SessionsModule,
+    MembersModule,
+    HealthModule,
+    AdminModule,
+  ],
+})
+export class AppModule {}

@@ -1,0 +1,153 @@
+import { registerAs } from '@nestjs/config';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
+import { isDevMode, parseBool, validateEnv } from '@app/common';
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warning', 'error', 'fatal'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const url = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
+
+/** The gateway's own variables (operations.md §2.2, §2.5). */
+export class AppEnv {
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT: number = 8080;
+  /** Bind address. `HOST` wins over `HOSTNAME` (container runtimes set HOSTNAME to the container name). */
+  @IsString()
+  HOSTNAME: string = '0.0.0.0';
+  @IsOptional()
+  @IsString()
+  HOST?: string;
+  @IsString()
+  NODE_ENV: string = 'development';
+  @Transform(parseBool)
+  @IsBoolean()
+  DEV_MODE: boolean = false;
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: LogLevel = 'info';
+
+  @IsInt()
+  @Min(1024)
+  WS_MAX_MESSAGE_BYTES: number = 1024 * 1024;
+  @IsInt()
+  @Min(1)
+  WS_RATE_LIMIT_MAX: number = 60;
+  @IsInt()
+  @Min(100)
+  WS_RATE_LIMIT_WINDOW_MS: number = 10_000;
+  @IsInt()
+  @Min(1000)
+  HEARTBEAT_INTERVAL_MS: number = 30_000;
+  @IsInt()
+  @Min(100)
+  AUTH_TIMEOUT_MS: number = 30_000;
+  @IsInt()
+  @Min(1024)
+  WS_BACKPRESSURE_SKIP_BYTES: number = 1024 * 1024;
+  @IsInt()
+  @Min(1024)
+  WS_BACKPRESSURE_CLOSE_BYTES: number = 8 * 1024 * 1024;
+  @IsInt()
+  @Min(50)
+  @Max(5000)
+  ERROR_MESSAGE_MAX_CHARS: number = 500;
+  @IsInt()
+  @Min(1000)
+  SHUTDOWN_TIMEOUT_MS: number = 10_000;
+  @IsInt()
+  @Min(0)
+  SHUTDOWN_DRAIN_MS: number = 500;
+  @Transform(parseBool)
+  @IsBoolean()
+  METRICS_ENABLED: boolean = true;
+  @Transform(parseBool)
+  @IsBoolean()
+  OPENAPI_ENABLED: boolean = true;
+
+  // Accepted for parity with the reference; not used by this gateway.
+  @IsUrl(url)
+  ENSEMBLE_URL: string = 'http://localhost:5180';
+  @IsString()
+  ENSEMBLE_API_KEY: string = '';
+  @IsString()
+  E2B_API_KEY: string = '';
+  @IsString()
+  E2B_DOMAIN: string = 'e2b-dev.igent.dev';
+  @IsString()
+  PODIUM_ADMIN_API_KEY: string = '';
+  @IsString()
+  PODIUM_SECRETS_KEY: string = '';
+  @IsOptional()
+  @IsUrl(url)
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  @IsString()
+  OTEL_SERVICE_NAME: string = 'diminuendo-gateway';
+}
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  nodeEnv: string;
+  devMode: boolean;
+  logLevel: LogLevel;
+  ws: {
+    maxMessageBytes: number;
+    /** Frames above this close the socket (1009) instead of getting MESSAGE_TOO_LARGE. */
+    hardMaxPayload: number;
+    rateLimitMax: number;
+    rateLimitWindowMs: number;
+    heartbeatIntervalMs: number;
+    authTimeoutMs: number;
+    backpressureSkipBytes: number;
+    backpressureCloseBytes: number;
+  };
+  errorMessageMaxChars: number;
+  shutdownTimeoutMs: number;
+  shutdownDrainMs: number;
+  metricsEnabled: boolean;
+  openApiEnabled: boolean;
+  secretsSet: Record<string, boolean>;
+  unused: Record<string, string | undefined>;
+}
+
+export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
+  const v = validateEnv(AppEnv, env);
+  return {
+    port: v.PORT,
+    host: v.HOST ?? v.HOSTNAME,
+    nodeEnv: v.NODE_ENV,
+    devMode: isDevMode(env),
+    logLevel: v.LOG_LEVEL,
+    ws: {
+      maxMessageBytes: v.WS_MAX_MESSAGE_BYTES,
+      hardMaxPayload: Math.max(4 * v.WS_MAX_MESSAGE_BYTES, 4 * 1024 * 1024),
+      rateLimitMax: v.WS_RATE_LIMIT_MAX,
+      rateLimitWindowMs: v.WS_RATE_LIMIT_WINDOW_MS,
+      heartbeatIntervalMs: v.HEARTBEAT_INTERVAL_MS,
+      authTimeoutMs: v.AUTH_TIMEOUT_MS,
+      backpressureSkipBytes: v.WS_BACKPRESSURE_SKIP_BYTES,
+      backpressureCloseBytes: v.WS_BACKPRESSURE_CLOSE_BYTES,
+    },
+    errorMessageMaxChars: v.ERROR_MESSAGE_MAX_CHARS,
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainMs: v.SHUTDOWN_DRAIN_MS,
+    metricsEnabled: v.METRICS_ENABLED,
+    openApiEnabled: v.OPENAPI_ENABLED,
+    secretsSet: {
+      ENSEMBLE_API_KEY: v.ENSEMBLE_API_KEY !== '',
+      E2B_API_KEY: v.E2B_API_KEY !== '',
+      PODIUM_ADMIN_API_KEY: v.PODIUM_ADMIN_API_KEY !== '',
+      PODIUM_SECRETS_KEY: v.PODIUM_SECRETS_KEY !== '',
+    },
+    unused: {
+      ensembleUrl: v.ENSEMBLE_URL,
+      e2bDomain: v.E2B_DOMAIN,
+      otelEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
+      otelServiceName: v.OTEL_SERVICE_NAME,
+    },
+  };
+}
+
+export const appConfig = registerAs('app', () => buildAppConfig(process.env));

@@ -1,0 +1,28 @@
+import type { AllConfig } from '.';
+
+/** One line of the effective non-secret settings; secrets appear only as set/unset. */
+export function configSummary(c: AllConfig): Record<string, unknown> {
+  const set = (v: boolean) => (v ? 'set' : 'unset');
+  return {
+    mode: c.app.devMode ? 'development (auth bypassed)' : 'production',
+    nodeEnv: c.app.nodeEnv,
+    listen: `${c.app.host}:${c.app.port}`,
+    logLevel: c.app.logLevel,
+    dataDir: c.persistence.dataDir,
+    writeBatch: `${c.persistence.writeBatchMs}ms/${c.persistence.writeBatchSize}`,
+    dbCaches: `registry ${c.persistence.registryCache}, session ${c.persistence.sessionCache}`,
+    authUrl: c.auth.authUrl || '(none)',
+    audience: c.auth.audience || '(not checked)',
+    tenantClaim: c.auth.tenantClaim,
+    rolesClaim: c.auth.rolesClaim || '(none)',
+    allowedOrigins: c.auth.allowedOrigins,
+    trustProxy: c.auth.trustProxy,
+    authRateLimit: `${c.auth.rateLimitMax}/${c.auth.rateLimitWindowMs}ms`,
+    wsMaxMessageBytes: c.app.ws.maxMessageBytes,
+    wsRateLimit: `${c.app.ws.rateLimitMax}/${c.app.ws.rateLimitWindowMs}ms`,
+    heartbeatMs: c.app.ws.heartbeatIntervalMs,
+    metrics: c.app.metricsEnabled,
+    AUTH_CLIENT_SECRET: set(c.auth.clientSecretSet),
+    ...Object.fromEntries(Object.entries(c.app.secretsSet).map(([k, v]) => [k, set(v)])),
+  };
+}

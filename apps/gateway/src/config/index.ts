@@ -1,0 +1,12 @@
+import type { AuthConfig } from '@app/auth';
+import type { PersistenceConfig } from '@app/persistence';
+import type { AppConfig } from './app.config';
+
+export * from './app.config';
+
+/** Every configuration namespace, for `ConfigService<AllConfig, true>`. */
+export interface AllConfig {
+  app: AppConfig;
+  auth: AuthConfig;
+  persistence: PersistenceConfig;
+}

@@ -1,0 +1,21 @@
+import { buildAuthConfig } from '@app/auth';
+import { ConfigValidationError } from '@app/common';
+import { persistenceConfig } from '@app/persistence';
+import { buildAppConfig } from './app.config';
+
+/**
+ * Validates every namespace once before Nest starts, so a bad value stops the process with a message
+ * naming the variable (the same factories run again inside ConfigModule).
+ */
+export function assertValidConfig(env: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = [];
+  for (const build of [() => buildAppConfig(env), () => buildAuthConfig(env), () => persistenceConfig()]) {
+    try {
+      build();
+    } catch (err) {
+      if (err instanceof ConfigValidationError) problems.push(...err.problems);
+      else throw err;
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { PinoLogger } from 'nestjs-pino';
+import type { WebSocket } from 'ws';
+import { AuthService, OriginPolicy, type AuthIdentity } from '@app/auth';
+import { TenantRegistry } from '@app/persistence';
+import { CloseCode, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, type AuthenticatedEvent } from '@app/protocol';
+import type { AllConfig, AppConfig } from '../config';
+import { Broadcaster, tenantTopic } from '../events/broadcaster';
+import { Connection } from './connection';
+import { ConnectionRegistry } from './connection-registry';
+import { negotiateProtocolVersion } from './protocol-version';
+
+export type ConnectionListener = (conn: Connection) => void | Promise<void>;
+
+/** Connection lifecycle: handshake, authentication, keepalive, and clean-up on close. */
+@Injectable()
+export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
+  private readonly app: AppConfig;
+  private keepalive?: NodeJS.Timeout;
+  private readonly closeListeners: ConnectionListener[] = [];
+
+  constructor(
+    config: ConfigService<AllConfig, true>,
+    private readonly registry: ConnectionRegistry,
+    private readonly broadcaster: Broadcaster,
+    private readonly auth: AuthService,
+    private readonly origins: OriginPolicy,
+    private readonly tenants: TenantRegistry,
+    private readonly logger: PinoLogger,
+  ) {
+    this.app = config.get('app', { infer: true });
+    logger.setContext('Connection');
+  }
+
+  onModuleInit(): void {
+    this.keepalive = setInterval(() => this.sweepKeepalive(), this.app.ws.heartbeatIntervalMs).unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.keepalive) clearInterval(this.keepalive);
+  }
+
+  /** Called when a socket closes, after the connection left its topics. */
+  onClose(listener: ConnectionListener): void {
+    this.closeListeners.push(listener);
+  }
+
+  /** A new socket: `welcome`, `connected`, and in dev mode `authenticated`. */
+  open(socket: WebSocket, req: IncomingMessage): Connection {
+    const id = randomUUID();
+    const ip = this.origins.clientIp(req.headers, req.socket.remoteAddress);
+    const negotiated = negotiateProtocolVersion(req.url);
+    const log = this.logger.logger.child({ connId: id });
+    const conn = new Connection(
+      id,
+      socket,
+      ip,
+      negotiated ?? PROTOCOL_VERSION,
+      log,
+      { max: this.app.ws.rateLimitMax, windowMs: this.app.ws.rateLimitWindowMs },
+      { skipBytes: this.app.ws.backpressureSkipBytes, closeBytes: this.app.ws.backpressureCloseBytes },
+    );
+    this.registry.add(conn);
+    socket.on('pong', () => (conn.missedPongs = 0));
+    log.info({ ip }, 'connection opened');
+
+    const devMode = this.auth.devMode;
+    conn.send({ type: 'welcome', protocolVersion: conn.protocolVersion, requiresAuth: !devMode });
+    if (negotiated === null) {
+      conn.sendError('PROTOCOL_VERSION_MISMATCH', `Supported protocol versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`);
+      conn.close(CloseCode.PROTOCOL_ERROR, 'protocol version mismatch');
+      return conn;
+    }
+    conn.send({ type: 'connected', clientId: id, heartbeatIntervalMs: this.app.ws.heartbeatIntervalMs, ts: Date.now() });
+    if (devMode) {
+      void this.auth.authenticate('dev', ip).then((identity) => {
+        this.bind(conn, identity);
+        conn.send({ type: 'authenticated', identity: publicIdentity(identity) });
+      });
+    } else {
+      conn.authDeadline = setTimeout(() => {
+        if (!conn.identity) {
+          log.info('authentication deadline passed');
+          conn.close(CloseCode.AUTH_TIMEOUT, 'authentication timeout');
+        }
+      }, this.app.ws.authTimeoutMs);
+      conn.authDeadline.unref();
+    }
+    return conn;
+  }
+
+  /** The `authenticate` message: verify, bind the identity, join the tenant topic. */
+  async authenticate(conn: Connection, token: string): Promise<AuthenticatedEvent> {
+    conn.authPending = true;
+    try {
+      const identity = await this.auth.authenticate(token, conn.ip);
+      this.bind(conn, identity);
+      return { type: 'authenticated', identity: publicIdentity(identity) };
+    } finally {
+      conn.authPending = false;
+    }
+  }
+
+  /** Re-reads the role of a user's live connections after a membership change. */
+  updateRole(tenantId: string, userId: string, role: AuthIdentity['role']): void {
+    for (const conn of this.registry.ofUser(tenantId, userId)) {
+      if (conn.identity && conn.identity.via === 'jwt') conn.identity = { ...conn.identity, role };
+    }
+  }
+
+  async close(socket: WebSocket): Promise<void> {
+    const conn = this.registry.of(socket);
+    if (!conn) return;
+    this.registry.remove(conn);
+    if (conn.authDeadline) clearTimeout(conn.authDeadline);
+    if (conn.identity) this.broadcaster.unsubscribe(tenantTopic(conn.identity.tenantId), conn);
+    for (const listener of this.closeListeners) {
+      try {
+        await listener(conn);
+      } catch (err) {
+        conn.log.error({ err }, 'close listener failed');
+      }
+    }
+    conn.log.info('connection closed');
+  }
+
+  private bind(conn: Connection, identity: AuthIdentity): void {
+    const previous = conn.identity;
+    if (previous && previous.tenantId !== identity.tenantId) {
+      this.broadcaster.unsubscribe(tenantTopic(previous.tenantId), conn);
+    }
+    conn.identity = identity;
+    if (conn.authDeadline) clearTimeout(conn.authDeadline);
+    conn.log = this.logger.logger.child({ connId: conn.id, tenantId: identity.tenantId, userId: identity.userId });
+    this.broadcaster.subscribe(tenantTopic(identity.tenantId), conn);
+    void this.tenants.ensure(identity.tenantId).catch((err) => conn.log.error({ err }, 'tenant registry unavailable'));
+    conn.log.info({ via: identity.via, role: identity.role }, 'authenticated');
+  }
+
+  /** RFC 6455 pings; a socket that misses two pongs in a row is dropped. */
+  private sweepKeepalive(): void {
+    for (const conn of this.registry.values()) {
+      if (conn.missedPongs >= 2) {
+        conn.log.info('keepalive lost');
+        conn.socket.terminate();
+        continue;
+      }
+      conn.missedPongs++;
+      try {
+        conn.socket.ping();
+      } catch {
+        /* socket already closing */
+      }
+    }
+  }
+}
+
+function publicIdentity(identity: AuthIdentity) {
+  return { userId: identity.userId, email: identity.email, tenantId: identity.tenantId, role: identity.role };
+}

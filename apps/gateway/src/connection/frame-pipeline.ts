@@ -1,0 +1,57 @@
+import { isUtf8 } from 'node:buffer';
+import { validateSync } from 'class-validator';
+import { CLIENT_MESSAGES, isClientMessageType, type ClientMessage, type ErrorCode } from '@app/protocol';
+
+export type FrameResult =
+  | { ok: true; message: ClientMessage }
+  | { ok: false; code: ErrorCode; message: string; requestId?: string; retryAfterMs?: number };
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * The transport layer, in the order of architecture.md §4: size (before parsing) → per-connection rate
+ * → JSON → schema. Total: every input yields a message or a protocol error.
+ */
+export class FramePipeline {
+  constructor(private readonly maxBytes: number) {}
+
+  accept(data: Buffer, isBinary: boolean, rateWait: () => number): FrameResult {
+    if (data.length > this.maxBytes) {
+      return { ok: false, code: 'MESSAGE_TOO_LARGE', message: `Message exceeds ${this.maxBytes} bytes` };
+    }
+    const wait = rateWait();
+    if (wait > 0) return { ok: false, code: 'RATE_LIMITED', message: 'Too many messages; slow down', retryAfterMs: wait };
+    if (isBinary) return { ok: false, code: 'INVALID_MESSAGE', message: 'Binary frames are not accepted' };
+    if (!isUtf8(data)) return { ok: false, code: 'INVALID_JSON', message: 'Frame is not valid UTF-8' };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data.toString('utf8'));
+    } catch {
+      return { ok: false, code: 'INVALID_JSON', message: 'Frame is not valid JSON' };
+    }
+    return this.validate(parsed);
+  }
+
+  validate(parsed: unknown): FrameResult {
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      return { ok: false, code: 'INVALID_MESSAGE', message: 'A message must be a JSON object' };
+    }
+    const raw = parsed as Record<string, unknown>;
+    const requestId = typeof raw.requestId === 'string' && raw.requestId.length <= 128 ? raw.requestId : undefined;
+    if (!isClientMessageType(raw.type)) {
+      const shown = typeof raw.type === 'string' ? `"${raw.type.slice(0, 64)}"` : 'missing';
+      return { ok: false, code: 'INVALID_MESSAGE', message: `Unknown message type ${shown}`, requestId };
+    }
+    const dto = new CLIENT_MESSAGES[raw.type]() as unknown as Record<string, unknown>;
+    for (const key of Object.keys(raw)) {
+      if (!FORBIDDEN_KEYS.has(key) && key !== 'type') dto[key] = raw[key];
+    }
+    const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: false });
+    if (errors.length > 0) {
+      const first = errors[0];
+      const why = Object.values(first.constraints ?? {})[0] ?? 'is invalid';
+      return { ok: false, code: 'INVALID_MESSAGE', message: `${raw.type}: ${why}`.slice(0, 300), requestId };
+    }
+    return { ok: true, message: dto as unknown as ClientMessage };
+  }
+}

@@ -1,0 +1,47 @@
+import { Injectable } from '@nestjs/common';
+import type { ServerEvent } from '@app/protocol';
+import type { Connection } from '../connection/connection';
+import { Broadcaster, type PublishOptions } from './broadcaster';
+
+@Injectable()
+export class InProcessBroadcaster extends Broadcaster {
+  private readonly subscribers = new Map<string, Set<Connection>>();
+
+  subscribe(topic: string, conn: Connection): void {
+    let set = this.subscribers.get(topic);
+    if (!set) {
+      set = new Set();
+      this.subscribers.set(topic, set);
+    }
+    set.add(conn);
+  }
+
+  unsubscribe(topic: string, conn: Connection): void {
+    const set = this.subscribers.get(topic);
+    if (!set) return;
+    set.delete(conn);
+    if (set.size === 0) this.subscribers.delete(topic);
+  }
+
+  publish(topic: string, event: ServerEvent, options: PublishOptions = {}): void {
+    if (!this.subscribers.has(topic)) return;
+    this.publishFrame(topic, JSON.stringify(event), options);
+  }
+
+  publishFrame(topic: string, frame: string, options: PublishOptions = {}): void {
+    const set = this.subscribers.get(topic);
+    if (!set) return;
+    const ephemeral = options.ephemeral === true;
+    for (const conn of set) {
+      if (conn !== options.except) conn.sendFrame(frame, ephemeral);
+    }
+  }
+
+  subscriberCount(topic: string): number {
+    return this.subscribers.get(topic)?.size ?? 0;
+  }
+
+  topics(prefix: string): string[] {
+    return [...this.subscribers.keys()].filter((t) => t.startsWith(prefix));
+  }
+}

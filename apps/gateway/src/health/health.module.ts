@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { ConnectionModule } from '../connection/connection.module';
+import { LifecycleModule } from '../lifecycle/lifecycle.module';
+import { DataDirIndicator } from './data-dir.indicator';
+import { HealthComponents } from './health-components';
+import { HealthController } from './health.controller';
+
+@Module({
+  imports: [TerminusModule.forRoot({ logger: false }), ConnectionModule, LifecycleModule],
+  controllers: [HealthController],
+  providers: [DataDirIndicator, HealthComponents],
+  exports: [HealthComponents, DataDirIndicator],
+})
+export class HealthModule {}

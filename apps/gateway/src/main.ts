@@ -1,0 +1,89 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { ConfigService } from '@nestjs/config';
+import helmet from 'helmet';
+import { Logger, PinoLogger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+import type { AllConfig } from './config';
+import { configSummary } from './config/config-summary';
+import { assertValidConfig } from './config/load-config';
+import { ConnectionRegistry } from './connection/connection-registry';
+import { FramePipeline } from './connection/frame-pipeline';
+import { GatewayWsAdapter } from './connection/gateway-ws.adapter';
+import { UpgradePolicy } from './connection/upgrade-policy';
+import { LifecycleService } from './lifecycle/lifecycle.service';
+import { LifecycleState } from './lifecycle/lifecycle.state';
+
+async function bootstrap(): Promise<void> {
+  // eslint-disable-next-line no-restricted-properties -- the one place the environment is handed to config
+  const problems = assertValidConfig(process.env);
+  if (problems.length > 0) {
+    process.stderr.write(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    process.exit(1);
+  }
+
+  const app = await NestFactory.create(AppModule, { bufferLogs: true, abortOnError: false });
+  app.useLogger(app.get(Logger));
+  const config = app.get<ConfigService<AllConfig, true>>(ConfigService);
+  const appConfig = config.get('app', { infer: true });
+  const log = await app.resolve(PinoLogger);
+  log.setContext('Bootstrap');
+
+  app.use(
+    helmet({
+      strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+      contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      frameguard: { action: 'deny' },
+      referrerPolicy: { policy: 'no-referrer' },
+      crossOriginResourcePolicy: { policy: 'same-site' },
+    }),
+  );
+  app.useWebSocketAdapter(
+    new GatewayWsAdapter(app, {
+      registry: app.get(ConnectionRegistry),
+      upgrades: app.get(UpgradePolicy),
+      frames: new FramePipeline(appConfig.ws.maxMessageBytes),
+      hardMaxPayload: appConfig.ws.hardMaxPayload,
+      onInternalError: (conn, err, requestId) => {
+        conn.log.error({ err }, 'unhandled message failure');
+        conn.sendError('INTERNAL_ERROR', 'Internal error', requestId);
+      },
+    }),
+  );
+
+  log.info(configSummary({ app: appConfig, auth: config.get('auth', { infer: true }), persistence: config.get('persistence', { infer: true }) }), 'configuration summary');
+
+  // Signals run Nest's shutdown hooks through app.close(); the process then exits 0. (Nest's own
+  // enableShutdownHooks re-raises the signal after closing, which would end the process with 143.)
+  const lifecycle = app.get(LifecycleService);
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) {
+        log.warn(`${signal} again: exiting now`);
+        process.exit(1);
+      }
+      stopping = true;
+      log.info(`${signal} received: shutting down`);
+      lifecycle.armGuard();
+      app.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+
+  await app.listen(appConfig.port, appConfig.host);
+  app.get(LifecycleState).listening = true;
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : appConfig.port;
+  log.info({ port }, `Gateway listening on ${appConfig.host}:${port}${appConfig.devMode ? ' (dev mode — auth bypassed)' : ''}`);
+}
+
+void bootstrap().catch((err: unknown) => {
+  process.stderr.write(`Gateway failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,97 @@
+import { registerAs } from '@nestjs/config';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsInt, IsString, IsUrl, Max, Min, ValidateIf } from 'class-validator';
+import { ConfigValidationError, csv, isDevMode, parseBool, validateEnv } from '@app/common';
+
+export class AuthEnv {
+  @ValidateIf((o: AuthEnv) => o.AUTH_URL !== '')
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  AUTH_URL: string = '';
+  @IsString()
+  AUTH_CLIENT_ID: string = '';
+  /** Secret: never logged. Accepted for Auth0 parity; verification does not need it. */
+  @IsString()
+  AUTH_CLIENT_SECRET: string = '';
+  @IsString()
+  AUTH_AUDIENCE: string = '';
+  @IsInt()
+  @Min(0)
+  @Max(600)
+  AUTH_CLOCK_TOLERANCE_S: number = 30;
+  @IsString()
+  AUTH_TENANT_CLAIM: string = 'tenant_id';
+  @IsString()
+  AUTH_ROLES_CLAIM: string = '';
+  @IsInt()
+  @Min(1)
+  AUTH_RATE_LIMIT_MAX: number = 10;
+  @IsInt()
+  @Min(1000)
+  AUTH_RATE_LIMIT_WINDOW_MS: number = 60_000;
+  /** At most one JWKS refetch for unknown key ids per this many ms. */
+  @IsInt()
+  @Min(0)
+  AUTH_JWKS_COOLDOWN_MS: number = 30_000;
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  JWT_CACHE_MAX: number = 10_000;
+  @IsInt()
+  @Min(0)
+  @Max(300_000)
+  JWT_CACHE_TTL_MS: number = 300_000;
+  @IsString()
+  ALLOWED_ORIGINS: string = '';
+  /** Take the client IP from X-Forwarded-For / X-Real-IP (only behind a trusted reverse proxy). */
+  @Transform(parseBool)
+  @IsBoolean()
+  TRUST_PROXY: boolean = false;
+}
+
+export interface AuthConfig {
+  devMode: boolean;
+  authUrl: string;
+  issuer: string;
+  jwksUri: string;
+  audience: string;
+  clientSecretSet: boolean;
+  clockToleranceS: number;
+  tenantClaim: string;
+  rolesClaim: string;
+  rateLimitMax: number;
+  rateLimitWindowMs: number;
+  jwksCooldownMs: number;
+  cacheMax: number;
+  cacheTtlMs: number;
+  allowedOrigins: string[];
+  trustProxy: boolean;
+}
+
+export function buildAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
+  const v = validateEnv(AuthEnv, env);
+  const devMode = isDevMode(env);
+  if (!devMode && !v.AUTH_URL) {
+    throw new ConfigValidationError(['AUTH_URL: required in production (NODE_ENV=production without DEV_MODE)']);
+  }
+  const base = v.AUTH_URL.replace(/\/+$/, '');
+  return {
+    devMode,
+    authUrl: v.AUTH_URL,
+    issuer: base ? `${base}/` : '',
+    jwksUri: base ? `${base}/.well-known/jwks.json` : '',
+    audience: v.AUTH_AUDIENCE || v.AUTH_CLIENT_ID,
+    clientSecretSet: v.AUTH_CLIENT_SECRET !== '',
+    clockToleranceS: v.AUTH_CLOCK_TOLERANCE_S,
+    tenantClaim: v.AUTH_TENANT_CLAIM,
+    rolesClaim: v.AUTH_ROLES_CLAIM,
+    rateLimitMax: v.AUTH_RATE_LIMIT_MAX,
+    rateLimitWindowMs: v.AUTH_RATE_LIMIT_WINDOW_MS,
+    jwksCooldownMs: v.AUTH_JWKS_COOLDOWN_MS,
+    cacheMax: v.JWT_CACHE_MAX,
+    cacheTtlMs: v.JWT_CACHE_TTL_MS,
+    allowedOrigins: csv(v.ALLOWED_ORIGINS),
+    trustProxy: v.TRUST_PROXY,
+  };
+}
+
+export const authConfig = registerAs('auth', () => buildAuthConfig(process.env));

@@ -1,0 +1,85 @@
+import { Inject, Injectable, Logger, Optional, type OnModuleDestroy } from '@nestjs/common';
+import { DomainError } from '@app/protocol';
+import { API_KEY_PREFIX, API_KEY_VERIFIER, type ApiKeyVerifier } from './api-key-verifier';
+import { AUTH_OPTIONS } from './auth.module-definition';
+import type { AuthConfig } from './auth.config';
+import { DEV_IDENTITY, type AuthIdentity } from './identity';
+import { RoleResolver } from './role-resolver';
+import { KeyedSlidingWindow } from './sliding-window';
+import { TokenVerifier } from './token-verifier';
+
+/** Observers for metrics (auth failures, limiter hits) without coupling the lib to prom-client. */
+export interface AuthObserver {
+  onFailure?(reason: 'invalid' | 'rate_limited'): void;
+}
+
+/**
+ * Turns the `token` of an `authenticate` message (or an HTTP bearer credential) into an identity:
+ * the dev identity in dev mode, an API key, or a verified JWT; failed attempts are limited per IP.
+ */
+@Injectable()
+export class AuthService implements OnModuleDestroy {
+  private readonly logger = new Logger(AuthService.name);
+  private readonly failures: KeyedSlidingWindow;
+  private readonly sweeper: NodeJS.Timeout;
+  private observer: AuthObserver = {};
+
+  constructor(
+    @Inject(AUTH_OPTIONS) private readonly config: AuthConfig,
+    private readonly verifier: TokenVerifier,
+    private readonly roles: RoleResolver,
+    @Optional() @Inject(API_KEY_VERIFIER) private readonly apiKeys?: ApiKeyVerifier,
+  ) {
+    this.failures = new KeyedSlidingWindow(config.rateLimitMax, config.rateLimitWindowMs);
+    this.sweeper = setInterval(() => {
+      this.failures.sweep();
+      this.verifier.sweepCache();
+    }, 60_000).unref();
+  }
+
+  get devMode(): boolean {
+    return this.config.devMode;
+  }
+
+  setObserver(observer: AuthObserver): void {
+    this.observer = observer;
+  }
+
+  /** Authenticates a credential on behalf of `ip`. Throws AUTH_RATE_LIMITED or AUTH_FAILED. */
+  async authenticate(token: string, ip: string): Promise<AuthIdentity> {
+    const wait = this.failures.check(ip);
+    if (wait > 0) {
+      this.observer.onFailure?.('rate_limited');
+      throw new DomainError('AUTH_RATE_LIMITED', undefined, { retryAfterMs: wait });
+    }
+    if (this.config.devMode) {
+      if (!token) throw new DomainError('AUTH_FAILED');
+      return DEV_IDENTITY;
+    }
+    try {
+      return await this.verifyCredential(token);
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'AUTH_FAILED') {
+        this.failures.hit(ip);
+        this.observer.onFailure?.('invalid');
+      }
+      throw err;
+    }
+  }
+
+  /** Verifies without the per-IP limiter (used by the HTTP guard, which has its own throttling). */
+  async verifyCredential(token: string): Promise<AuthIdentity> {
+    if (token.startsWith(API_KEY_PREFIX)) {
+      const identity = await this.apiKeys?.verify(token);
+      if (!identity) throw new DomainError('AUTH_FAILED');
+      return identity;
+    }
+    const claims = await this.verifier.verify(token);
+    const role = await this.roles.resolve(claims.tenantId, claims.userId, claims.claimedRoles);
+    return { userId: claims.userId, email: claims.email, tenantId: claims.tenantId, role, via: 'jwt' };
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.sweeper);
+  }
+}

@@ -1,0 +1,12 @@
+export * from './api-key-verifier';
+export * from './auth.config';
+export * from './auth.module';
+export { AUTH_OPTIONS } from './auth.module-definition';
+export * from './auth.service';
+export * from './http-auth.guard';
+export * from './identity';
+export * from './origin-policy';
+export * from './role-resolver';
+export * from './sliding-window';
+export * from './token-verifier';
+export * from './verified-token-cache';

@@ -1,0 +1,4 @@
+export * from './env';
+export * from './ids';
+export * from './mutex';
+export * from './sanitize';
