@@ -14,6 +14,7 @@ const moduleNameMapper = {
   '^@app/(auth|billing|client|common|persistence|podium|protocol)(|/.*)$': '<rootDir>/libs/$1/src$2',
 };
 module.exports = {
+  testTimeout: 60000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   projects: [
     {
@@ -31,7 +32,6 @@ module.exports = {
       transform: { '^.+\\.ts$': swc },
       moduleNameMapper,
       testEnvironment: 'node',
-      testTimeout: 60000,
     },
   ],
 };

@@ -35,7 +35,9 @@ export function validateEnv<T extends object>(cls: new () => T, env: NodeJS.Proc
 }
 
 /** Booleans in env: true/false/1/0, case-insensitive; anything else is left as-is so validation fails. */
-export function parseBool({ value }: { value: unknown }): unknown {
+export function parseBool({ value, obj, key }: { value: unknown; obj?: Record<string, unknown>; key?: string }): unknown {
+  // Read the raw string: implicit conversion would already have turned any non-empty string into true.
+  if (obj && key && key in obj) value = obj[key];
   if (typeof value === 'boolean') return value;
   const v = String(value).trim().toLowerCase();
   if (v === 'true' || v === '1') return true;

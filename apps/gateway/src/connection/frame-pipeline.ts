@@ -52,6 +52,8 @@ export class FramePipeline {
       const why = Object.values(first.constraints ?? {})[0] ?? 'is invalid';
       return { ok: false, code: 'INVALID_MESSAGE', message: `${raw.type}: ${why}`.slice(0, 300), requestId };
     }
+    // `whitelist` strips undecorated properties, the discriminator among them.
+    dto.type = raw.type;
     return { ok: true, message: dto as unknown as ClientMessage };
   }
 }

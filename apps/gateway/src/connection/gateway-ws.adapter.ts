@@ -41,6 +41,8 @@ export class GatewayWsAdapter extends WsAdapter {
     return super.create(port, {
       ...options,
       perMessageDeflate: false,
+      // UTF-8 is checked by the FramePipeline so a bad frame gets INVALID_JSON instead of a 1007 close.
+      skipUTF8Validation: true,
       maxPayload: this.opts.hardMaxPayload,
       verifyClient: (
         info: { req: import('node:http').IncomingMessage },
