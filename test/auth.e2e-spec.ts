@@ -120,7 +120,7 @@ describe('authentication in production mode', () => {
 
   it('limits failed attempts per IP with AUTH_RATE_LIMITED and retryAfterMs, other IPs unaffected', async () => {
     const ip = nextIp();
-    const results = [];
+    const results: { ok: boolean; code?: string; retryAfterMs?: number }[] = [];
     for (let i = 0; i < 7; i++) results.push(await attempt('bad-token', ip));
     expect(results.slice(0, 5).every((r) => r.code === 'AUTH_FAILED')).toBe(true);
     expect(results[5].code).toBe('AUTH_RATE_LIMITED');

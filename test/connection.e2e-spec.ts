@@ -1,15 +1,25 @@
 import WebSocket from 'ws';
 import { DiminuendoClient, ProtocolError } from '@app/client';
 import { startGateway, type GatewayProcess } from './support/gateway-process';
+import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
 
 describe('connection and transport (dev mode)', () => {
   let gw: GatewayProcess;
+  let sim: SimProcess;
 
   beforeAll(async () => {
-    gw = await startGateway({ NODE_ENV: 'development', WS_RATE_LIMIT_MAX: '20', WS_RATE_LIMIT_WINDOW_MS: '2000' });
+    sim = await startPodiumSim();
+    gw = await startGateway({
+      NODE_ENV: 'development',
+      WS_RATE_LIMIT_MAX: '20',
+      WS_RATE_LIMIT_WINDOW_MS: '2000',
+      PODIUM_URL: sim.url,
+      PODIUM_API_KEY: SIM_KEY,
+    });
   });
   afterAll(async () => {
     await gw.stop();
+    await sim.stop();
   });
 
   function rawSocket(query = ''): Promise<{ ws: WebSocket; frames: any[] }> {
@@ -130,7 +140,7 @@ describe('connection and transport (dev mode)', () => {
     expect(res.headers.get('strict-transport-security')).toMatch(/max-age=31536000/);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('x-frame-options')).toBe('DENY');
-    const body = await res.json();
+    const body: any = await res.json();
     expect(body.status).toBe('ok');
     expect(body.details.dataDir.status).toBe('up');
     expect(body.protocolVersion).toBe(1);
@@ -138,6 +148,23 @@ describe('connection and transport (dev mode)', () => {
     expect(live.status).toBe(200);
     const ready = await fetch(`${gw.url}/health/ready`);
     expect(ready.status).toBe(200);
+    expect(body.details.podium.status).toBe('up');
+  });
+
+  it('reports a component that is down with 503 on /health and /health/ready, while staying live', async () => {
+    const lonely = await startGateway({ NODE_ENV: 'development', PODIUM_URL: 'http://127.0.0.1:9' });
+    try {
+      const res = await fetch(`${lonely.url}/health`);
+      expect(res.status).toBe(503);
+      const body: any = await res.json();
+      expect(body.status).toBe('error');
+      expect(body.details.podium.status).toBe('down');
+      expect(body.details.dataDir.status).toBe('up');
+      expect((await fetch(`${lonely.url}/health/ready`)).status).toBe(503);
+      expect((await fetch(`${lonely.url}/health/live`)).status).toBe(200);
+    } finally {
+      await lonely.stop();
+    }
   });
 
   it('throws a ProtocolError from request() when the answer is an error', async () => {

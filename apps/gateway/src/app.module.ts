@@ -2,6 +2,10 @@ import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { AuthModule, authConfig, type AuthConfig } from '@app/auth';
 import { PersistenceModule, persistenceConfig, type PersistenceConfig } from '@app/persistence';
+import { PodiumModule, podiumConfig, type PodiumConfig } from '@app/podium';
+import { BillingModule } from './billing/billing.module';
+import { FilesModule } from './files/files.module';
+import { TurnsModule } from './turns/turns.module';
 import { AdminModule } from './admin/admin.module';
 import { appConfig } from './config';
 import { ConnectionModule } from './connection/connection.module';
@@ -14,7 +18,7 @@ import { SessionsModule } from './sessions/sessions.module';
 
 @Module({
   imports: [
-    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, cache: true, load: [appConfig, authConfig, persistenceConfig] }),
+    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, cache: true, load: [appConfig, authConfig, persistenceConfig, podiumConfig] }),
     LoggingModule,
     CoreModule,
     PersistenceModule.forRootAsync({
@@ -25,9 +29,17 @@ import { SessionsModule } from './sessions/sessions.module';
       inject: [ConfigService],
       useFactory: (config: ConfigService) => config.getOrThrow<AuthConfig>('auth'),
     }),
+    PodiumModule.forRootAsync({
+      isGlobal: true,
+      inject: [ConfigService],
+      useFactory: (config: ConfigService) => config.getOrThrow<PodiumConfig>('podium'),
+    }),
+    BillingModule,
     LifecycleModule,
     ConnectionModule,
     SessionsModule,
+    TurnsModule,
+    FilesModule,
     MembersModule,
     HealthModule,
     AdminModule,

@@ -51,7 +51,15 @@ async function bootstrap(): Promise<void> {
     }),
   );
 
-  log.info(configSummary({ app: appConfig, auth: config.get('auth', { infer: true }), persistence: config.get('persistence', { infer: true }) }), 'configuration summary');
+  log.info(
+    configSummary({
+      app: appConfig,
+      auth: config.get('auth', { infer: true }),
+      persistence: config.get('persistence', { infer: true }),
+      podium: config.get('podium', { infer: true }),
+    }),
+    'configuration summary',
+  );
 
   // Signals run Nest's shutdown hooks through app.close(); the process then exits 0. (Nest's own
   // enableShutdownHooks re-raises the signal after closing, which would end the process with 143.)

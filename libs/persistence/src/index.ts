@@ -6,3 +6,5 @@ export { PERSISTENCE_OPTIONS } from './persistence.module-definition';
 export * from './registry/entities';
 export * from './registry/tenant-registry.service';
 export * from './session/entities';
+export * from './session/batched-writer';
+export * from './session/session-store.service';

@@ -66,6 +66,35 @@ export class AppEnv {
   @IsBoolean()
   OPENAPI_ENABLED: boolean = true;
 
+  /** Joining an inactive session starts its agent (false: the first turn or file request does). */
+  @Transform(parseBool)
+  @IsBoolean()
+  ACTIVATE_ON_JOIN: boolean = true;
+  @IsInt()
+  @Min(100)
+  ACTIVATION_TIMEOUT_MS: number = 60_000;
+  @IsInt()
+  @Min(1000)
+  SESSION_IDLE_TIMEOUT_MS: number = 900_000;
+  @IsInt()
+  @Min(1000)
+  SESSION_WAITING_TIMEOUT_MS: number = 3_600_000;
+  @IsInt()
+  @Min(100)
+  SESSION_REAPER_INTERVAL_MS: number = 60_000;
+  /** After stop_turn, how long to wait for the agent to end the turn before closing it ourselves. */
+  @IsInt()
+  @Min(100)
+  STOP_TURN_GRACE_MS: number = 10_000;
+  /** A running turn with no upstream event for this long ends in turn_error (stalled agent). */
+  @IsInt()
+  @Min(100)
+  TURN_STALL_TIMEOUT_MS: number = 120_000;
+  /** seq values reserved ahead in the registry, so none is ever reused after a crash. */
+  @IsInt()
+  @Min(1)
+  SEQ_RESERVE_BLOCK: number = 1000;
+
   // Accepted for parity with the reference; not used by this gateway.
   @IsUrl(url)
   ENSEMBLE_URL: string = 'http://localhost:5180';
@@ -103,6 +132,16 @@ export interface AppConfig {
     backpressureSkipBytes: number;
     backpressureCloseBytes: number;
   };
+  sessions: {
+    activateOnJoin: boolean;
+    activationTimeoutMs: number;
+    idleTimeoutMs: number;
+    waitingTimeoutMs: number;
+    reaperIntervalMs: number;
+    stopTurnGraceMs: number;
+    turnStallTimeoutMs: number;
+    seqReserveBlock: number;
+  };
   errorMessageMaxChars: number;
   shutdownTimeoutMs: number;
   shutdownDrainMs: number;
@@ -129,6 +168,16 @@ export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
       authTimeoutMs: v.AUTH_TIMEOUT_MS,
       backpressureSkipBytes: v.WS_BACKPRESSURE_SKIP_BYTES,
       backpressureCloseBytes: v.WS_BACKPRESSURE_CLOSE_BYTES,
+    },
+    sessions: {
+      activateOnJoin: v.ACTIVATE_ON_JOIN,
+      activationTimeoutMs: v.ACTIVATION_TIMEOUT_MS,
+      idleTimeoutMs: v.SESSION_IDLE_TIMEOUT_MS,
+      waitingTimeoutMs: v.SESSION_WAITING_TIMEOUT_MS,
+      reaperIntervalMs: v.SESSION_REAPER_INTERVAL_MS,
+      stopTurnGraceMs: v.STOP_TURN_GRACE_MS,
+      turnStallTimeoutMs: v.TURN_STALL_TIMEOUT_MS,
+      seqReserveBlock: v.SEQ_RESERVE_BLOCK,
     },
     errorMessageMaxChars: v.ERROR_MESSAGE_MAX_CHARS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,

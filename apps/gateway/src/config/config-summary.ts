@@ -22,6 +22,9 @@ export function configSummary(c: AllConfig): Record<string, unknown> {
     wsRateLimit: `${c.app.ws.rateLimitMax}/${c.app.ws.rateLimitWindowMs}ms`,
     heartbeatMs: c.app.ws.heartbeatIntervalMs,
     metrics: c.app.metricsEnabled,
+    podiumUrl: c.podium.url,
+    activateOnJoin: c.app.sessions.activateOnJoin,
+    PODIUM_API_KEY: set(c.podium.apiKey !== ''),
     AUTH_CLIENT_SECRET: set(c.auth.clientSecretSet),
     ...Object.fromEntries(Object.entries(c.app.secretsSet).map(([k, v]) => [k, set(v)])),
   };

@@ -1,5 +1,6 @@
 import type { AuthConfig } from '@app/auth';
 import type { PersistenceConfig } from '@app/persistence';
+import type { PodiumConfig } from '@app/podium';
 import type { AppConfig } from './app.config';
 
 export * from './app.config';
@@ -9,4 +10,5 @@ export interface AllConfig {
   app: AppConfig;
   auth: AuthConfig;
   persistence: PersistenceConfig;
+  podium: PodiumConfig;
 }

@@ -1,6 +1,7 @@
 import { buildAuthConfig } from '@app/auth';
 import { ConfigValidationError } from '@app/common';
 import { persistenceConfig } from '@app/persistence';
+import { podiumConfig } from '@app/podium';
 import { buildAppConfig } from './app.config';
 
 /**
@@ -9,7 +10,7 @@ import { buildAppConfig } from './app.config';
  */
 export function assertValidConfig(env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
-  for (const build of [() => buildAppConfig(env), () => buildAuthConfig(env), () => persistenceConfig()]) {
+  for (const build of [() => buildAppConfig(env), () => buildAuthConfig(env), () => persistenceConfig(), () => podiumConfig()]) {
     try {
       build();
     } catch (err) {

@@ -111,6 +111,12 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** Connections subscribed to a topic (by their joined sessions). */
+  subscribersOf(topic: string): Connection[] {
+    const sessionId = topic.startsWith('session:') ? topic.slice('session:'.length) : undefined;
+    return [...this.registry.values()].filter((c) => sessionId !== undefined && c.joined.has(sessionId));
+  }
+
   async close(socket: WebSocket): Promise<void> {
     const conn = this.registry.of(socket);
     if (!conn) return;

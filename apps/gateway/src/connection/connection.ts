@@ -11,6 +11,12 @@ export interface SendLimits {
   closeBytes: number;
 }
 
+interface HeldFrame {
+  frame: string;
+  ephemeral: boolean;
+  seq: number;
+}
+
 /** Per-socket state: identity, joined sessions, rate window, and the one typed `send()`. */
 export class Connection {
   identity?: AuthIdentity;
@@ -23,6 +29,8 @@ export class Connection {
   missedPongs = 0;
   skippedFrames = 0;
   private closing = false;
+  /** Session frames held back while a join builds its snapshot and replay (see `hold`). */
+  private readonly holds = new Map<string, HeldFrame[]>();
 
   constructor(
     readonly id: string,
@@ -72,6 +80,34 @@ export class Connection {
     }
     this.socket.send(frame);
     return true;
+  }
+
+  /** A frame published on a session topic: held while that session's join is being answered. */
+  deliver(frame: string, ephemeral: boolean, sessionId?: string, seq?: number): void {
+    if (sessionId !== undefined) {
+      const held = this.holds.get(sessionId);
+      if (held) {
+        held.push({ frame, ephemeral, seq: seq ?? 0 });
+        return;
+      }
+    }
+    this.sendFrame(frame, ephemeral);
+  }
+
+  /** Starts holding back live frames of a session (idempotent). */
+  hold(sessionId: string): void {
+    if (!this.holds.has(sessionId)) this.holds.set(sessionId, []);
+  }
+
+  /**
+   * Stops holding and sends the held frames whose seq is above `afterSeq` (the last one the client
+   * already has from the replay), in order: no gap and no duplicate at the seam.
+   */
+  release(sessionId: string, afterSeq = -1): void {
+    const held = this.holds.get(sessionId);
+    if (!held) return;
+    this.holds.delete(sessionId);
+    for (const h of held) if (h.seq > afterSeq) this.sendFrame(h.frame, h.ephemeral);
   }
 
   close(code: number, reason: string): void {

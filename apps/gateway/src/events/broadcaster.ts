@@ -9,6 +9,11 @@ export interface PublishOptions {
   ephemeral?: boolean;
   /** A connection that gets its own direct reply instead. */
   except?: Connection;
+  /** For session topics: the session and seq of the frame (joins hold frames back by seq). */
+  sessionId?: string;
+  seq?: number;
+  /** Also deliver to this topic; a connection on both gets the frame once. */
+  alsoTopic?: string;
 }
 
 /**

@@ -24,16 +24,24 @@ export class InProcessBroadcaster extends Broadcaster {
   }
 
   publish(topic: string, event: ServerEvent, options: PublishOptions = {}): void {
-    if (!this.subscribers.has(topic)) return;
+    if (!this.subscribers.has(topic) && !(options.alsoTopic && this.subscribers.has(options.alsoTopic))) return;
     this.publishFrame(topic, JSON.stringify(event), options);
   }
 
   publishFrame(topic: string, frame: string, options: PublishOptions = {}): void {
     const set = this.subscribers.get(topic);
-    if (!set) return;
     const ephemeral = options.ephemeral === true;
-    for (const conn of set) {
-      if (conn !== options.except) conn.sendFrame(frame, ephemeral);
+    if (set) {
+      for (const conn of set) {
+        if (conn !== options.except) conn.deliver(frame, ephemeral, options.sessionId, options.seq);
+      }
+    }
+    if (options.alsoTopic) {
+      const extra = this.subscribers.get(options.alsoTopic);
+      if (!extra) return;
+      for (const conn of extra) {
+        if (conn !== options.except && !set?.has(conn)) conn.sendFrame(frame, ephemeral);
+      }
     }
   }
 

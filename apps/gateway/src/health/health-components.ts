@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import type { HealthIndicatorFunction } from '@nestjs/terminus';
 import type { AllConfig } from '../config';
 import { DataDirIndicator } from './data-dir.indicator';
+import { PodiumIndicator } from './podium.indicator';
 
 /**
  * The components a probe checks. Modules that own a dependency (Podium, the writer) add their
@@ -16,6 +17,7 @@ export class HealthComponents {
 
   constructor(
     private readonly dataDir: DataDirIndicator,
+    private readonly podium: PodiumIndicator,
     config: ConfigService<AllConfig, true>,
   ) {
     this.devMode = config.get('app', { infer: true }).devMode;
@@ -30,7 +32,7 @@ export class HealthComponents {
   }
 
   checks(): HealthIndicatorFunction[] {
-    return [() => this.dataDir.check(), ...this.extra];
+    return [() => this.dataDir.check(), () => this.podium.check(), ...this.extra];
   }
 
   figures(): Record<string, unknown> {

@@ -5,11 +5,12 @@ import { LifecycleModule } from '../lifecycle/lifecycle.module';
 import { DataDirIndicator } from './data-dir.indicator';
 import { HealthComponents } from './health-components';
 import { HealthController } from './health.controller';
+import { PodiumIndicator } from './podium.indicator';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), ConnectionModule, LifecycleModule],
   controllers: [HealthController],
-  providers: [DataDirIndicator, HealthComponents],
+  providers: [DataDirIndicator, PodiumIndicator, HealthComponents],
   exports: [HealthComponents, DataDirIndicator],
 })
 export class HealthModule {}

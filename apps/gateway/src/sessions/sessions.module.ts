@@ -1,11 +1,17 @@
 import { Module } from '@nestjs/common';
 import { ConnectionModule } from '../connection/connection.module';
+import { EventsModule } from '../events/events.module';
+import { HealthModule } from '../health/health.module';
+import { LifecycleModule } from '../lifecycle/lifecycle.module';
+import { SessionInteractionGateway } from './session-interaction.gateway';
+import { SessionInteraction } from './session-interaction.service';
+import { SessionRuntime } from './session-runtime.service';
 import { SessionsGateway } from './sessions.gateway';
 import { SessionsService } from './sessions.service';
 
 @Module({
-  imports: [ConnectionModule],
-  providers: [SessionsService, SessionsGateway],
-  exports: [SessionsService],
+  imports: [ConnectionModule, EventsModule, LifecycleModule, HealthModule],
+  providers: [SessionsService, SessionsGateway, SessionRuntime, SessionInteraction, SessionInteractionGateway],
+  exports: [SessionsService, SessionRuntime],
 })
 export class SessionsModule {}

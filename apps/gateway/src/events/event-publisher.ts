@@ -1,0 +1,129 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { SessionStore, TenantRegistry } from '@app/persistence';
+import { isDurable, type SessionEvent, type UnsequencedEvent } from '@app/protocol';
+import type { AllConfig } from '../config';
+import type { Connection } from '../connection/connection';
+import type { ActiveSession } from '../sessions/active-session';
+import { Broadcaster, sessionTopic, tenantTopic } from './broadcaster';
+
+export interface PublishTarget {
+  /** The requester: gets the frame once, with its requestId, in stream order. */
+  directTo?: Connection;
+  requestId?: string;
+}
+
+/** Counters for metrics. */
+export interface PublisherStats {
+  published: number;
+  durable: number;
+}
+
+/**
+ * Assigns each session event its `seq` and `ts`, enqueues durable ones to the writer, and broadcasts
+ * the frame, serialised once, to the session topic (and `session_state` also to the tenant topic).
+ *
+ * `seq` is never reused, even after a crash: values are reserved ahead in the registry row
+ * (`last_seq`) in blocks, and a restart continues above the reservation. When a burst outruns the
+ * reservation, events wait in order until the next block is persisted.
+ */
+@Injectable()
+export class EventPublisher {
+  private readonly logger = new Logger(EventPublisher.name);
+  private readonly block: number;
+  readonly stats: PublisherStats = { published: 0, durable: 0 };
+  private listeners: ((active: ActiveSession, event: SessionEvent) => void)[] = [];
+
+  constructor(
+    private readonly broadcaster: Broadcaster,
+    private readonly store: SessionStore,
+    private readonly registry: TenantRegistry,
+    config: ConfigService<AllConfig, true>,
+  ) {
+    this.block = config.get('app', { infer: true }).sessions.seqReserveBlock;
+  }
+
+  /** Observes every published event (metrics). */
+  onPublish(listener: (active: ActiveSession, event: SessionEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Loads the seq position of a session about to become active and reserves the first block. */
+  async initSeq(active: ActiveSession, persistedLastSeq: number): Promise<void> {
+    const onDisk = await this.store.maxSeq(active.sessionId);
+    active.lastSeq = Math.max(persistedLastSeq, onDisk, active.lastSeq);
+    active.reservedSeq = active.lastSeq;
+    await this.reserve(active);
+  }
+
+  /** Records the exact last seq when a session goes inactive (a clean stop leaves no reserved gap). */
+  async persistLastSeq(active: ActiveSession): Promise<void> {
+    await active.reserving;
+    await this.registry.updateSession(active.tenantId, active.sessionId, { lastSeq: active.lastSeq });
+  }
+
+  publish(active: ActiveSession, event: UnsequencedEvent, target: PublishTarget = {}): void {
+    if (active.backlog.length > 0 || active.lastSeq >= active.reservedSeq) {
+      active.backlog.push({ event, options: target });
+      void this.reserve(active);
+      return;
+    }
+    this.emit(active, event, target);
+    if (active.reservedSeq - active.lastSeq < this.block / 2) void this.reserve(active);
+  }
+
+  private emit(active: ActiveSession, event: UnsequencedEvent, target: PublishTarget): void {
+    const seq = ++active.lastSeq;
+    const ts = Date.now();
+    const full = { ...event, seq, ts } as SessionEvent;
+    const frame = JSON.stringify(full);
+    const durable = isDurable(full.type);
+    if (durable) {
+      this.stats.durable++;
+      this.store.enqueue({
+        table: 'events',
+        sessionId: active.sessionId,
+        row: { seq, type: full.type, turnId: 'turnId' in full ? (full.turnId ?? null) : null, payload: frame, ts },
+      });
+    }
+    this.stats.published++;
+    this.broadcaster.publishFrame(sessionTopic(active.sessionId), frame, {
+      ephemeral: !durable,
+      except: target.directTo,
+      sessionId: active.sessionId,
+      seq,
+      alsoTopic: full.type === 'session_state' ? tenantTopic(active.tenantId) : undefined,
+    });
+    if (target.directTo) {
+      target.directTo.sendFrame(
+        target.requestId === undefined ? frame : `${frame.slice(0, -1)},"requestId":${JSON.stringify(target.requestId)}}`,
+        false,
+      );
+    }
+    for (const l of this.listeners) l(active, full);
+  }
+
+  private reserve(active: ActiveSession): Promise<void> {
+    active.reserving ??= (async () => {
+      try {
+        const next = Math.max(active.reservedSeq, active.lastSeq) + this.block;
+        await this.registry.updateSession(active.tenantId, active.sessionId, { lastSeq: next });
+        active.reservedSeq = next;
+      } catch (err) {
+        this.logger.error(`seq reservation for session ${active.sessionId} failed: ${(err as Error).message}`);
+      } finally {
+        active.reserving = undefined;
+      }
+      this.drain(active);
+    })();
+    return active.reserving;
+  }
+
+  private drain(active: ActiveSession): void {
+    while (active.backlog.length > 0 && active.lastSeq < active.reservedSeq) {
+      const { event, options } = active.backlog.shift()!;
+      this.emit(active, event, options as PublishTarget);
+    }
+    if (active.backlog.length > 0) void this.reserve(active);
+  }
+}

@@ -1,0 +1,112 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { SessionId } from '@app/common';
+import type { AuthIdentity } from '@app/auth';
+import { SessionStore, TenantRegistry, type StoredMessage } from '@app/persistence';
+import type { EventsEvent, HistoryEvent, HistoryMessage, SessionLeftEvent, StateSnapshotEvent } from '@app/protocol';
+import type { AllConfig } from '../config';
+import type { Connection } from '../connection/connection';
+import { Broadcaster, sessionTopic } from '../events/broadcaster';
+import { SessionRuntime } from './session-runtime.service';
+import { SessionsService } from './sessions.service';
+import { toSessionMeta } from './session-meta';
+
+const RECENT_MESSAGES = 20;
+/** Durable events a join with `afterSeq` replays at most; beyond that the client pages with get_events. */
+const JOIN_REPLAY_MAX = 10_000;
+
+/**
+ * Watching a session: join (subscribe, activate, snapshot, replay), leave, and the replay reads
+ * (`get_events`, `get_history`), which never miss an event already broadcast.
+ */
+@Injectable()
+export class SessionInteraction {
+  private readonly activateOnJoin: boolean;
+
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly runtime: SessionRuntime,
+    private readonly store: SessionStore,
+    private readonly registry: TenantRegistry,
+    private readonly broadcaster: Broadcaster,
+    config: ConfigService<AllConfig, true>,
+  ) {
+    this.activateOnJoin = config.get('app', { infer: true }).sessions.activateOnJoin;
+  }
+
+  /**
+   * Subscribes the connection, activates an inactive session, then answers `state_snapshot` followed by
+   * the durable events after `afterSeq`; live frames published meanwhile are held back and released
+   * after the replay, so the client sees no gap and no duplicate at the seam.
+   */
+  async join(conn: Connection, identity: AuthIdentity, sessionId: string, afterSeq: number | undefined, requestId?: string): Promise<void> {
+    const row = await this.sessions.require(identity.tenantId, sessionId);
+    const id = row.id;
+    conn.hold(id);
+    this.broadcaster.subscribe(sessionTopic(id), conn);
+    conn.joined.add(id);
+    let replayedUpTo = -1;
+    try {
+      if (this.activateOnJoin && !row.archived) {
+        await this.runtime.ensureLive(identity.tenantId, row).catch(() => undefined); // failure is visible as `error`
+      }
+      const [recent, replay] = await Promise.all([
+        this.store.messages(id, RECENT_MESSAGES),
+        afterSeq === undefined ? Promise.resolve(undefined) : this.store.events(id, afterSeq, JOIN_REPLAY_MAX),
+      ]);
+      const fresh = (await this.registry.findSession(identity.tenantId, id)) ?? row;
+      const active = this.runtime.get(id);
+      const snapshot: StateSnapshotEvent = {
+        type: 'state_snapshot',
+        sessionId: id,
+        session: toSessionMeta(identity.tenantId, fresh, active?.state ?? 'inactive'),
+        lastSeq: active ? active.lastSeq : await this.store.maxSeq(id),
+        activeTurn: active?.turn ? { turnId: active.turn.id, startedAt: active.turn.startedAt, text: active.turn.text } : null,
+        pendingRequest: active?.pending ?? null,
+        recentMessages: recent.messages.map(toHistoryMessage),
+      };
+      conn.send(snapshot, requestId);
+      if (replay) {
+        for (const e of replay.events) conn.sendFrame(e.payload, false);
+        replayedUpTo = replay.events.length ? replay.events[replay.events.length - 1].seq : afterSeq!;
+      }
+    } finally {
+      conn.release(id, replayedUpTo);
+    }
+  }
+
+  leave(conn: Connection, identity: AuthIdentity, sessionId: string): SessionLeftEvent {
+    this.broadcaster.unsubscribe(sessionTopic(sessionId), conn);
+    conn.joined.delete(sessionId);
+    return { type: 'session_left', sessionId };
+  }
+
+  async events(identity: AuthIdentity, sessionId: string, afterSeq = 0, limit = 500): Promise<EventsEvent> {
+    const row = await this.sessions.require(identity.tenantId, sessionId);
+    const page = await this.store.events(row.id, afterSeq, limit);
+    return {
+      type: 'events',
+      sessionId: row.id,
+      events: page.events.map((e) => JSON.parse(e.payload)),
+      lastSeq: page.events.length ? page.events[page.events.length - 1].seq : afterSeq,
+      hasMore: page.hasMore,
+    };
+  }
+
+  async history(identity: AuthIdentity, sessionId: string, limit = 50, before?: string | number): Promise<HistoryEvent> {
+    const row = await this.sessions.require(identity.tenantId, sessionId);
+    const page = await this.store.messages(row.id as SessionId, limit, before);
+    return { type: 'history', sessionId: row.id, messages: page.messages.map(toHistoryMessage), hasMore: page.hasMore };
+  }
+}
+
+function toHistoryMessage(m: StoredMessage): HistoryMessage {
+  return {
+    id: m.id,
+    role: m.role as HistoryMessage['role'],
+    text: m.content,
+    ...(m.turnId ? { turnId: m.turnId } : {}),
+    ...(m.userId ? { userId: m.userId } : {}),
+    createdAt: m.createdAt,
+  };
+}

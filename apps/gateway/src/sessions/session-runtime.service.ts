@@ -1,0 +1,309 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { SessionId, TenantId } from '@app/common';
+import { KeyedMutex } from '@app/common';
+import { SessionStore, TenantRegistry, type SessionRow } from '@app/persistence';
+import { PodiumClient, type PodiumConnection } from '@app/podium';
+import { DomainError, type SessionDeletedEvent, type SessionState } from '@app/protocol';
+import type { AllConfig, AppConfig } from '../config';
+import type { Connection } from '../connection/connection';
+import { ConnectionService } from '../connection/connection.service';
+import { Broadcaster, sessionTopic } from '../events/broadcaster';
+import { EventPipeline } from '../events/event-pipeline';
+import { EventPublisher } from '../events/event-publisher';
+import { HealthComponents } from '../health/health-components';
+import { LifecycleService } from '../lifecycle/lifecycle.service';
+import { TurnBilling } from '../turns/turn-billing';
+import { TurnFinisher } from '../turns/turn-finisher.service';
+import { ActiveSession } from './active-session';
+import { SessionHooks } from './session-hooks';
+import { isLive, pathToActivation } from './session-state';
+import { SessionStates } from './session-states.service';
+
+/** Recovery visits this many tenants at a time. */
+const RECOVERY_CONCURRENCY = 4;
+
+/**
+ * Live sessions: activation (create the agent instance, open its event stream, `ready`), deactivation
+ * (close, stop the instance, `inactive`), agent connection loss and stalls, idle reaping, heartbeats,
+ * stale-session recovery at start, and the agent tear-down at shutdown.
+ */
+@Injectable()
+export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(SessionRuntime.name);
+  private readonly active = new Map<string, ActiveSession>();
+  private readonly mutex = new KeyedMutex();
+  private readonly cfg: AppConfig;
+  private reaper?: NodeJS.Timeout;
+  private heartbeat?: NodeJS.Timeout;
+  /** Resolves when stale-session recovery has finished (for tests and the health figures). */
+  recovery: Promise<{ tenants: number; sessions: number }> = Promise.resolve({ tenants: 0, sessions: 0 });
+
+  constructor(
+    config: ConfigService<AllConfig, true>,
+    private readonly registry: TenantRegistry,
+    private readonly store: SessionStore,
+    private readonly podium: PodiumClient,
+    private readonly publisher: EventPublisher,
+    private readonly pipeline: EventPipeline,
+    private readonly states: SessionStates,
+    private readonly finisher: TurnFinisher,
+    private readonly billing: TurnBilling,
+    private readonly broadcaster: Broadcaster,
+    private readonly hooks: SessionHooks,
+    private readonly connections: ConnectionService,
+    private readonly lifecycle: LifecycleService,
+    private readonly health: HealthComponents,
+  ) {
+    this.cfg = config.get('app', { infer: true });
+  }
+
+  onModuleInit(): void {
+    this.hooks.register({
+      liveStatus: (id) => this.active.get(id)?.state ?? 'inactive',
+      beforeArchive: async (_tenant, id) => this.deactivateById(id, 'archived'),
+      beforeDelete: async (_tenant, id, event) => this.forget(id as SessionId, event),
+    });
+    this.connections.onClose((conn) => this.disconnect(conn));
+    this.pipeline.onActivity = (active) => this.armStallTimer(active);
+    this.lifecycle.addShutdownStep({ name: 'stop agents', run: () => this.stopAll() });
+    this.lifecycle.addShutdownStep({
+      name: 'flush writer and close databases',
+      run: async () => {
+        await this.store.shutdown();
+        await this.registry.closeAll();
+      },
+    });
+    this.health.addFigures(() => ({
+      activeSessions: this.active.size,
+      sessionsByState: this.countByState(),
+      writer: { ...this.store.writer.stats, queued: this.store.writer.queueDepth },
+    }));
+    this.reaper = setInterval(() => this.reap(), this.cfg.sessions.reaperIntervalMs).unref();
+    this.heartbeat = setInterval(() => this.beat(), this.cfg.ws.heartbeatIntervalMs).unref();
+  }
+
+  onApplicationBootstrap(): void {
+    this.recovery = this.recoverStaleSessions();
+  }
+
+  onModuleDestroy(): void {
+    if (this.reaper) clearInterval(this.reaper);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+  }
+
+  get(sessionId: string): ActiveSession | undefined {
+    return this.active.get(sessionId);
+  }
+
+  /** Sessions by state, for health and metrics. */
+  countByState(): Record<SessionState, number> {
+    const counts = { inactive: 0, activating: 0, ready: 0, running: 0, waiting: 0, deactivating: 0, error: 0 };
+    for (const a of this.active.values()) counts[a.state]++;
+    return counts;
+  }
+
+  /**
+   * Brings a session to a live state: an inactive (or failed) session is activated; a session being
+   * activated is waited for. Throws AGENT_UNAVAILABLE when the agent cannot be started.
+   */
+  ensureLive(tenantId: TenantId, row: SessionRow & { id: SessionId }): Promise<ActiveSession> {
+    const current = this.active.get(row.id);
+    if (current && isLive(current.state)) return Promise.resolve(current);
+    return this.mutex.run(row.id, () => this.activate(tenantId, row));
+  }
+
+  private async activate(tenantId: TenantId, row: SessionRow & { id: SessionId }): Promise<ActiveSession> {
+    let active = this.active.get(row.id);
+    if (active && isLive(active.state)) return active;
+    if (!active) {
+      active = new ActiveSession(tenantId, row.id, row.agentType);
+      await this.publisher.initSeq(active, Number(row.lastSeq ?? 0));
+      this.active.set(row.id, active);
+    }
+    const path = pathToActivation(active.state);
+    if (!path) throw new DomainError('INVALID_STATE', `Session is ${active.state}`);
+    for (const step of path) this.states.set(active, step);
+
+    let instanceId: string | undefined;
+    try {
+      const created = await withTimeout(
+        this.podium.createInstance({ agentType: row.agentType, agentId: row.id }),
+        this.cfg.sessions.activationTimeoutMs,
+      );
+      instanceId = created.instanceId;
+      active.instanceId = instanceId;
+      void this.registry.updateSession(tenantId, row.id, { instanceId }).catch(() => undefined);
+      const connection = await withTimeout(this.podium.connect(instanceId), this.cfg.sessions.activationTimeoutMs);
+      this.wire(active, connection);
+      this.states.set(active, 'ready');
+      this.logger.log(`session ${row.id} active on instance ${instanceId}`);
+      return active;
+    } catch (err) {
+      this.logger.warn(`activation of session ${row.id} failed: ${(err as Error).message}`);
+      this.states.trySet(active, 'error', 'activation failed');
+      if (instanceId) void this.podium.stopInstance(instanceId).catch(() => undefined);
+      active.instanceId = undefined;
+      throw new DomainError('AGENT_UNAVAILABLE', 'The agent could not be started');
+    }
+  }
+
+  private wire(active: ActiveSession, connection: PodiumConnection): void {
+    active.podium = connection;
+    connection.on('event', (frame) => this.pipeline.ingest(active, frame));
+    connection.on('reconnecting', ({ attempt }) => this.logger.warn(`session ${active.sessionId}: agent stream lost, reconnecting (${attempt})`));
+    connection.on('reconnected', () => this.logger.log(`session ${active.sessionId}: agent stream reconnected`));
+    connection.on('lost', ({ reason }) => {
+      if (active.podium !== connection) return;
+      this.fail(active, 'AGENT_UNAVAILABLE', `Lost the connection to the agent (${reason})`);
+    });
+  }
+
+  /** An unrecoverable agent failure: the open turn ends in turn_error, the session goes to `error`. */
+  fail(active: ActiveSession, code: string, message: string): void {
+    if (active.turn) this.finisher.finish(active, { kind: 'error', code, message }, 'error');
+    else this.states.trySet(active, 'error', code);
+    const connection = active.podium;
+    active.podium = undefined;
+    void connection?.close().catch(() => undefined);
+    if (active.instanceId) void this.podium.stopInstance(active.instanceId).catch(() => undefined);
+    active.instanceId = undefined;
+  }
+
+  /** Restarts the stall timer of the open turn (called on every upstream frame and at dispatch). */
+  armStallTimer(active: ActiveSession): void {
+    const turn = active.turn;
+    if (!turn) return;
+    if (turn.stallTimer) clearTimeout(turn.stallTimer);
+    turn.stallTimer = setTimeout(() => {
+      if (active.turn !== turn || active.state === 'waiting') return;
+      this.logger.warn(`session ${active.sessionId}: agent stalled`);
+      this.fail(active, 'UPSTREAM_STALLED', 'The agent stopped responding');
+    }, this.cfg.sessions.turnStallTimeoutMs);
+    turn.stallTimer.unref();
+  }
+
+  deactivateById(sessionId: string, reason: string): Promise<void> {
+    const active = this.active.get(sessionId);
+    return active ? this.deactivate(active, reason) : Promise.resolve();
+  }
+
+  /** Tears a session down to `inactive`; stopping the instance may fail (logged), the state still ends inactive. */
+  deactivate(active: ActiveSession, reason: string): Promise<void> {
+    return this.mutex.run(active.sessionId, async () => {
+      if (this.active.get(active.sessionId) !== active) return;
+      if (active.state !== 'inactive') {
+        if (active.turn) {
+          this.finisher.finish(active, { kind: 'error', code: 'SESSION_DEACTIVATED', message: `Session ${reason}` }, 'deactivating');
+        }
+        this.states.trySet(active, 'deactivating', reason);
+        const connection = active.podium;
+        active.podium = undefined;
+        await connection?.close().catch(() => undefined);
+        if (active.instanceId) {
+          await this.podium.stopInstance(active.instanceId).catch((err: Error) => this.logger.warn(`stopping instance failed: ${err.message}`));
+        }
+        active.instanceId = undefined;
+        this.states.trySet(active, 'inactive', reason);
+      }
+      await this.registry
+        .updateSession(active.tenantId, active.sessionId, { instanceId: null, status: 'inactive' })
+        .catch(() => undefined);
+      await this.publisher.persistLastSeq(active).catch(() => undefined);
+      this.active.delete(active.sessionId);
+    });
+  }
+
+  /** Before a delete: tear down, tell the session's viewers, unsubscribe them, close its database. */
+  private async forget(sessionId: SessionId, event: SessionDeletedEvent): Promise<void> {
+    await this.deactivateById(sessionId, 'deleted');
+    const topic = sessionTopic(sessionId);
+    this.broadcaster.publish(topic, event);
+    for (const conn of this.connections.subscribersOf(topic)) {
+      this.broadcaster.unsubscribe(topic, conn);
+      conn.joined.delete(sessionId);
+    }
+    await this.store.forget(sessionId);
+  }
+
+  private async disconnect(conn: Connection): Promise<void> {
+    for (const id of conn.joined) this.broadcaster.unsubscribe(sessionTopic(id), conn);
+    conn.joined.clear();
+  }
+
+  private reap(): void {
+    const now = Date.now();
+    for (const active of this.active.values()) {
+      if (this.broadcaster.subscriberCount(sessionTopic(active.sessionId)) > 0) continue;
+      const idle = active.state === 'ready' && now - active.lastActivityAt > this.cfg.sessions.idleTimeoutMs;
+      const waitedOut = active.state === 'waiting' && now - (active.waitingSince ?? now) > this.cfg.sessions.waitingTimeoutMs;
+      const failed = active.state === 'error' && now - active.lastActivityAt > this.cfg.sessions.idleTimeoutMs;
+      if (idle || waitedOut || failed) void this.deactivate(active, 'idle');
+    }
+  }
+
+  private beat(): void {
+    const frame = JSON.stringify({ type: 'heartbeat', ts: Date.now() });
+    for (const topic of this.broadcaster.topics('session:')) this.broadcaster.publishFrame(topic, frame, { ephemeral: true });
+  }
+
+  /** Shutdown: every live agent stopped, best effort, within a third of the shutdown budget. */
+  private async stopAll(): Promise<void> {
+    const all = [...this.active.values()];
+    if (all.length === 0) return;
+    const budget = Math.floor(this.cfg.shutdownTimeoutMs / 3);
+    await Promise.race([
+      Promise.allSettled(all.map((a) => this.deactivate(a, 'shutdown'))),
+      new Promise((r) => setTimeout(r, budget).unref()),
+    ]);
+  }
+
+  /**
+   * At start, in the background: every session persisted in a state other than `inactive` belongs to
+   * a process that is gone; reset it to inactive, stop its instance best effort, release its credits.
+   */
+  private async recoverStaleSessions(): Promise<{ tenants: number; sessions: number }> {
+    const started = Date.now();
+    const tenants = await this.registry.listTenants();
+    let sessions = 0;
+    let failures = 0;
+    const queue = [...tenants];
+    const worker = async () => {
+      for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
+        try {
+          const stale = await this.registry.staleSessions(t);
+          for (const row of stale) {
+            if (row.instanceId) void this.podium.stopInstance(row.instanceId).catch(() => undefined);
+            await this.registry.updateSession(t, row.id as SessionId, { status: 'inactive', instanceId: null, updatedAt: Date.now() });
+            sessions++;
+          }
+          await this.billing.recover(t);
+        } catch (err) {
+          failures++;
+          this.logger.warn(`stale session recovery failed for tenant ${t}: ${(err as Error).message}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RECOVERY_CONCURRENCY, tenants.length) }, worker));
+    this.logger.log(
+      `stale session recovery: ${tenants.length} tenants scanned, ${sessions} sessions reset to inactive, ${failures} failures, ${Date.now() - started} ms`,
+    );
+    return { tenants: tenants.length, sessions };
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}

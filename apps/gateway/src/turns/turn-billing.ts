@@ -1,0 +1,36 @@
+import type { ActiveSession, OpenTurn, TurnUsage } from '../sessions/active-session';
+
+/** What a turn's usage cost, as reported on `usage_update`. */
+export interface TurnCharge {
+  /** Micro-credits charged. */
+  cost: number;
+  credits?: number;
+}
+
+/**
+ * Credits around a turn: reserved before Podium is contacted, settled from the usage, released when a
+ * turn ends without usage. The billing module provides the real implementation.
+ */
+export abstract class TurnBilling {
+  /** Reserves credits for a turn; throws INSUFFICIENT_CREDITS. Returns a reservation id. */
+  abstract reserve(active: ActiveSession, turnId: string, userId: string): Promise<string | undefined>;
+  /** Prices usage (also when billing is off, so usage_update carries the cost). */
+  abstract price(usage: TurnUsage): TurnCharge;
+  abstract settle(active: ActiveSession, turn: OpenTurn, charge: TurnCharge): Promise<void>;
+  abstract release(active: ActiveSession, turn: OpenTurn): Promise<void>;
+  /** After a restart: release reservations left open by turns that died with the old process. */
+  abstract recover(tenantId: string): Promise<void>;
+}
+
+/** Usage recorded, nothing charged. */
+export class NoBilling extends TurnBilling {
+  async reserve(): Promise<undefined> {
+    return undefined;
+  }
+  price(): TurnCharge {
+    return { cost: 0 };
+  }
+  async settle(): Promise<void> {}
+  async release(): Promise<void> {}
+  async recover(): Promise<void> {}
+}

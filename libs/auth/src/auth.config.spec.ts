@@ -1,0 +1,106 @@
+import { ConfigValidationError } from '@app/common';
+import { buildAuthConfig } from './auth.config';
+
+function failure(env: NodeJS.ProcessEnv): ConfigValidationError {
+  try {
+    buildAuthConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigValidationError);
+    return err as ConfigValidationError;
+  }
+  throw new Error('expected buildAuthConfig to throw');
+}
+
+describe('buildAuthConfig (spec README "JWT verification", "Dev mode")', () => {
+  it('refuses production without AUTH_URL, naming AUTH_URL', () => {
+    expect(failure({ NODE_ENV: 'production' }).message).toContain('AUTH_URL');
+    expect(failure({ NODE_ENV: 'production', AUTH_URL: '' }).message).toContain('AUTH_URL');
+    expect(failure({ NODE_ENV: 'production', DEV_MODE: 'false' }).message).toContain('AUTH_URL');
+  });
+
+  it('accepts production with AUTH_URL', () => {
+    const c = buildAuthConfig({ NODE_ENV: 'production', AUTH_URL: 'https://tenant.auth0.com' });
+    expect(c.devMode).toBe(false);
+    expect(c.issuer).toBe('https://tenant.auth0.com/');
+  });
+
+  it('accepts production without AUTH_URL when DEV_MODE=true', () => {
+    const c = buildAuthConfig({ NODE_ENV: 'production', DEV_MODE: 'true' });
+    expect(c.devMode).toBe(true);
+    expect(c.issuer).toBe('');
+    expect(c.jwksUri).toBe('');
+  });
+
+  it('needs no AUTH_URL in development (the default NODE_ENV)', () => {
+    const c = buildAuthConfig({});
+    expect(c.devMode).toBe(true);
+    expect(c.authUrl).toBe('');
+    expect(c.issuer).toBe('');
+    expect(c.jwksUri).toBe('');
+  });
+
+  it.each([
+    ['https://tenant.auth0.com', 'https://tenant.auth0.com/'],
+    ['https://tenant.auth0.com/', 'https://tenant.auth0.com/'],
+    ['https://tenant.auth0.com///', 'https://tenant.auth0.com/'],
+    ['http://localhost:9000/realms/x', 'http://localhost:9000/realms/x/'],
+    ['http://localhost:9000/realms/x/', 'http://localhost:9000/realms/x/'],
+  ])('issuer for %s has exactly one trailing slash', (url, issuer) => {
+    const c = buildAuthConfig({ AUTH_URL: url });
+    expect(c.issuer).toBe(issuer);
+    expect(c.issuer.endsWith('//')).toBe(false);
+    expect(c.jwksUri).toBe(`${issuer}.well-known/jwks.json`);
+  });
+
+  it('uses AUTH_AUDIENCE when set, else AUTH_CLIENT_ID, else no audience', () => {
+    expect(buildAuthConfig({ AUTH_AUDIENCE: 'api://gw', AUTH_CLIENT_ID: 'cid' }).audience).toBe('api://gw');
+    expect(buildAuthConfig({ AUTH_CLIENT_ID: 'cid' }).audience).toBe('cid');
+    expect(buildAuthConfig({ AUTH_AUDIENCE: '', AUTH_CLIENT_ID: 'cid' }).audience).toBe('cid');
+    expect(buildAuthConfig({}).audience).toBe('');
+  });
+
+  it('applies the documented defaults', () => {
+    const c = buildAuthConfig({});
+    expect(c).toMatchObject({
+      clockToleranceS: 30,
+      tenantClaim: 'tenant_id',
+      rolesClaim: '',
+      rateLimitMax: 10,
+      rateLimitWindowMs: 60_000,
+      cacheMax: 10_000,
+      cacheTtlMs: 300_000,
+      allowedOrigins: [],
+      trustProxy: false,
+      clientSecretSet: false,
+    });
+  });
+
+  it('reads the remaining variables', () => {
+    const c = buildAuthConfig({
+      AUTH_CLIENT_SECRET: 'shh',
+      AUTH_TENANT_CLAIM: 'org',
+      AUTH_ROLES_CLAIM: 'https://x/roles',
+      JWT_CACHE_MAX: '0',
+      ALLOWED_ORIGINS: 'https://a.example, https://b.example',
+      TRUST_PROXY: 'true',
+    });
+    expect(c.clientSecretSet).toBe(true);
+    expect(JSON.stringify(c)).not.toContain('shh');
+    expect(c.tenantClaim).toBe('org');
+    expect(c.rolesClaim).toBe('https://x/roles');
+    expect(c.cacheMax).toBe(0);
+    expect(c.allowedOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(c.trustProxy).toBe(true);
+  });
+
+  it.each([
+    ['AUTH_URL', 'not a url'],
+    ['AUTH_URL', 'ftp://tenant.auth0.com'],
+    ['AUTH_URL', 'tenant.auth0.com'],
+    ['JWT_CACHE_TTL_MS', '600000'],
+    ['AUTH_CLOCK_TOLERANCE_S', '-1'],
+    ['TRUST_PROXY', 'maybe'],
+  ])('rejects %s=%p naming the variable', (name, value) => {
+    expect(failure({ [name]: value }).message).toContain(name);
+  });
+});

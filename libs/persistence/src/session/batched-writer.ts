@@ -1,0 +1,183 @@
+import { Logger } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+
+export type WriteCommand =
+  | { table: 'events'; sessionId: string; row: { seq: number; type: string; turnId: string | null; payload: string; ts: number } }
+  | {
+      table: 'messages';
+      sessionId: string;
+      row: { id: string; turnId: string | null; role: string; content: string; metadata: string | null; userId: string | null; createdAt: number };
+    }
+  | {
+      table: 'turn_usage';
+      sessionId: string;
+      row: {
+        turnId: string;
+        model: string | null;
+        inputTokens: number;
+        outputTokens: number;
+        cacheReadTokens: number;
+        cacheWriteTokens: number;
+        cost: number;
+        createdAt: number;
+      };
+    };
+
+const COLUMNS: Record<WriteCommand['table'], { sql: string; fields: string[] }> = {
+  events: { sql: 'INSERT OR IGNORE INTO events (seq, type, turn_id, payload, ts) VALUES ', fields: ['seq', 'type', 'turnId', 'payload', 'ts'] },
+  messages: {
+    sql: 'INSERT OR REPLACE INTO messages (id, turn_id, role, content, metadata, user_id, created_at) VALUES ',
+    fields: ['id', 'turnId', 'role', 'content', 'metadata', 'userId', 'createdAt'],
+  },
+  turn_usage: {
+    sql: 'INSERT OR REPLACE INTO turn_usage (turn_id, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost, created_at) VALUES ',
+    fields: ['turnId', 'model', 'inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheWriteTokens', 'cost', 'createdAt'],
+  },
+};
+
+/** Rows per INSERT statement: well under SQLite's bound-parameter limit for every table. */
+const ROWS_PER_STATEMENT = 400;
+
+export interface WriterStats {
+  queued: number;
+  flushes: number;
+  transactions: number;
+  statements: number;
+  rows: number;
+  failedTransactions: number;
+  lastFlushMs: number;
+}
+
+export interface WriterOptions {
+  batchMs: number;
+  batchSize: number;
+  /** Runs `fn` with the session's DataSource, serialised with other writes to it. */
+  withSession: <T>(sessionId: string, fn: (ds: DataSource) => Promise<T>) => Promise<T>;
+  onFlush?: (info: { durationMs: number; rows: number; sessions: number }) => void;
+}
+
+/**
+ * Batched, fire-and-forget writes of session data. A flush starts 50 ms after the first buffered
+ * command or as soon as 100 are buffered; commands are grouped by session, each group written in one
+ * transaction as multi-row INSERTs. `flush()` and `shutdown()` resolve once everything buffered before
+ * the call is committed.
+ */
+export class BatchedWriter {
+  private readonly logger = new Logger('BatchedWriter');
+  private buffer: WriteCommand[] = [];
+  private timer?: NodeJS.Timeout;
+  private running: Promise<void> = Promise.resolve();
+  private closed = false;
+  readonly stats: WriterStats = { queued: 0, flushes: 0, transactions: 0, statements: 0, rows: 0, failedTransactions: 0, lastFlushMs: 0 };
+  /** Sessions with commands buffered or being written. */
+  private readonly dirty = new Map<string, number>();
+
+  constructor(private readonly opts: WriterOptions) {}
+
+  enqueue(cmd: WriteCommand): void {
+    if (this.closed) throw new Error('writer is shut down');
+    this.buffer.push(cmd);
+    this.stats.queued = this.buffer.length;
+    this.dirty.set(cmd.sessionId, (this.dirty.get(cmd.sessionId) ?? 0) + 1);
+    if (this.buffer.length >= this.opts.batchSize) this.kick();
+    else this.timer ??= setTimeout(() => this.kick(), this.opts.batchMs);
+  }
+
+  isDirty(sessionId: string): boolean {
+    return this.dirty.has(sessionId);
+  }
+
+  get queueDepth(): number {
+    return this.buffer.length;
+  }
+
+  /** Resolves once every command enqueued before this call is committed (or failed and logged). */
+  flush(): Promise<void> {
+    this.kick();
+    return this.running;
+  }
+
+  /** Flushes only if the session has pending writes (read-your-writes for replay). */
+  async flushSession(sessionId: string): Promise<void> {
+    if (this.dirty.has(sessionId)) await this.flush();
+  }
+
+  /** Drops buffered commands of a session that is being deleted. */
+  discard(sessionId: string): void {
+    this.buffer = this.buffer.filter((c) => c.sessionId !== sessionId);
+    this.stats.queued = this.buffer.length;
+  }
+
+  async shutdown(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+
+  private kick(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.stats.queued = 0;
+    this.running = this.running.then(() => this.write(batch));
+  }
+
+  private async write(batch: WriteCommand[]): Promise<void> {
+    const started = performance.now();
+    const groups = new Map<string, WriteCommand[]>();
+    for (const cmd of batch) {
+      let g = groups.get(cmd.sessionId);
+      if (!g) groups.set(cmd.sessionId, (g = []));
+      g.push(cmd);
+    }
+    await Promise.all(
+      [...groups].map(async ([sessionId, cmds]) => {
+        try {
+          await this.opts.withSession(sessionId, (ds) => this.writeGroup(ds, cmds));
+          this.stats.transactions++;
+          this.stats.rows += cmds.length;
+        } catch (err) {
+          this.stats.failedTransactions++;
+          this.logger.error(`write of ${cmds.length} rows for session ${sessionId} failed: ${(err as Error).message}`);
+        } finally {
+          const left = (this.dirty.get(sessionId) ?? 0) - cmds.length;
+          if (left > 0) this.dirty.set(sessionId, left);
+          else this.dirty.delete(sessionId);
+        }
+      }),
+    );
+    this.stats.flushes++;
+    this.stats.lastFlushMs = performance.now() - started;
+    this.opts.onFlush?.({ durationMs: this.stats.lastFlushMs, rows: batch.length, sessions: groups.size });
+  }
+
+  private async writeGroup(ds: DataSource, cmds: WriteCommand[]): Promise<void> {
+    const byTable = new Map<WriteCommand['table'], WriteCommand['row'][]>();
+    for (const c of cmds) {
+      let rows = byTable.get(c.table);
+      if (!rows) byTable.set(c.table, (rows = []));
+      rows.push(c.row);
+    }
+    await ds.query('BEGIN');
+    try {
+      for (const [table, rows] of byTable) {
+        const { sql, fields } = COLUMNS[table];
+        const placeholder = `(${fields.map(() => '?').join(',')})`;
+        for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+          const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
+          const params: unknown[] = [];
+          for (const row of chunk) for (const f of fields) params.push((row as Record<string, unknown>)[f] ?? null);
+          await ds.query(sql + chunk.map(() => placeholder).join(','), params);
+          this.stats.statements++;
+        }
+      }
+      await ds.query('COMMIT');
+    } catch (err) {
+      await ds.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,127 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { SessionId } from '@app/common';
+import { DataPaths } from '../data-paths';
+import { DataSourceRegistry, openSqlite } from '../datasource-registry';
+import { SessionInitial1764000000101 } from '../migrations/session-1-initial';
+import { PERSISTENCE_OPTIONS } from '../persistence.module-definition';
+import type { PersistenceConfig } from '../persistence.config';
+import { BatchedWriter, type WriteCommand } from './batched-writer';
+import { SESSION_ENTITIES } from './entities';
+
+export const SESSION_MIGRATIONS = [SessionInitial1764000000101];
+
+export interface StoredEvent {
+  seq: number;
+  payload: string;
+}
+
+export interface StoredMessage {
+  id: string;
+  turnId: string | null;
+  role: string;
+  content: string;
+  metadata: string | null;
+  userId: string | null;
+  createdAt: number;
+}
+
+/**
+ * Each session's `session.db` (events, messages, turn usage): the batched writer for everything the
+ * event pipeline persists, and the reads behind replay and history, which never miss an event already
+ * broadcast (the session is flushed first when it has writes in flight).
+ *
+ * Callers pass a SessionId, i.e. an id the tenant registry has vouched for.
+ */
+@Injectable()
+export class SessionStore {
+  readonly paths: DataPaths;
+  private readonly handles: DataSourceRegistry;
+  readonly writer: BatchedWriter;
+
+  constructor(@Inject(PERSISTENCE_OPTIONS) config: PersistenceConfig) {
+    this.paths = new DataPaths(config.dataDir);
+    this.handles = new DataSourceRegistry(config.sessionCache, (sessionId) =>
+      openSqlite(this.paths.sessionFile(sessionId), { entities: SESSION_ENTITIES, migrations: SESSION_MIGRATIONS }),
+    );
+    this.writer = new BatchedWriter({
+      batchMs: config.writeBatchMs,
+      batchSize: config.writeBatchSize,
+      withSession: (id, fn) => this.handles.write(id, fn),
+    });
+  }
+
+  get openHandles(): number {
+    return this.handles.size;
+  }
+
+  enqueue(cmd: WriteCommand & { sessionId: SessionId }): void {
+    this.writer.enqueue(cmd);
+  }
+
+  /** Durable events with seq > afterSeq, ascending, at most `limit` (+1 to tell whether more exist). */
+  async events(sessionId: SessionId, afterSeq: number, limit: number): Promise<{ events: StoredEvent[]; hasMore: boolean }> {
+    await this.writer.flushSession(sessionId);
+    const rows: StoredEvent[] = await this.handles.use(sessionId, (ds) =>
+      ds.query('SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq ASC LIMIT ?', [afterSeq, limit + 1]),
+    );
+    const hasMore = rows.length > limit;
+    return { events: hasMore ? rows.slice(0, limit) : rows, hasMore };
+  }
+
+  /** The highest persisted seq (0 when none). */
+  async maxSeq(sessionId: SessionId): Promise<number> {
+    const [row] = await this.handles.use(sessionId, (ds) => ds.query('SELECT MAX(seq) AS m FROM events'));
+    return Number(row?.m ?? 0);
+  }
+
+  /**
+   * A page of messages older than `before` (a message id or a timestamp), newest first in the query,
+   * returned oldest first.
+   */
+  async messages(
+    sessionId: SessionId,
+    limit: number,
+    before?: string | number,
+  ): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+    await this.writer.flushSession(sessionId);
+    const rows: (StoredMessage & { rowid: number })[] = await this.handles.use(sessionId, async (ds) => {
+      const cols = 'rowid, id, turn_id AS turnId, role, content, metadata, user_id AS userId, created_at AS createdAt';
+      if (before === undefined) {
+        return ds.query(`SELECT ${cols} FROM messages ORDER BY created_at DESC, rowid DESC LIMIT ?`, [limit + 1]);
+      }
+      if (typeof before === 'number' || /^\d+$/.test(before)) {
+        return ds.query(`SELECT ${cols} FROM messages WHERE created_at < ? ORDER BY created_at DESC, rowid DESC LIMIT ?`, [
+          Number(before),
+          limit + 1,
+        ]);
+      }
+      const [anchor] = await ds.query('SELECT rowid, created_at AS createdAt FROM messages WHERE id = ?', [before]);
+      if (!anchor) return [];
+      return ds.query(
+        `SELECT ${cols} FROM messages WHERE created_at < ? OR (created_at = ? AND rowid < ?) ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+        [anchor.createdAt, anchor.createdAt, anchor.rowid, limit + 1],
+      );
+    });
+    const hasMore = rows.length > limit;
+    const page = (hasMore ? rows.slice(0, limit) : rows).reverse();
+    return { messages: page.map(({ rowid: _r, ...m }) => ({ ...m, createdAt: Number(m.createdAt) })), hasMore };
+  }
+
+  /** Per-turn usage rows of the session. */
+  usage(sessionId: SessionId): Promise<Record<string, unknown>[]> {
+    return this.handles.use(sessionId, (ds) => ds.query('SELECT * FROM turn_usage ORDER BY created_at ASC'));
+  }
+
+  /** Closes the session's handle and drops its pending writes (before its directory is removed). */
+  async forget(sessionId: SessionId): Promise<void> {
+    this.writer.discard(sessionId);
+    await this.writer.flush();
+    await this.handles.close(sessionId);
+  }
+
+  /** Flushes every buffered write and closes every session database. */
+  async shutdown(): Promise<void> {
+    await this.writer.shutdown();
+    await this.handles.closeAll();
+  }
+}

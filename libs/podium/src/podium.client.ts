@@ -1,0 +1,648 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainError, type FileEntry, type FileIteration } from '@app/protocol';
+import WebSocket from 'ws';
+import { CircuitBreaker, type CircuitState } from './circuit-breaker';
+import type { PodiumConfig } from './podium.config';
+import { PodiumConnection } from './podium.connection';
+import { PodiumError, type PodiumErrorKind } from './podium.errors';
+import { PODIUM_OPTIONS } from './podium.module-definition';
+
+export interface CreateInstanceRequest {
+  agentType: string;
+  /** Usually the session id. */
+  agentId?: string;
+  secrets?: Record<string, string>;
+  environment?: Record<string, string>;
+}
+
+export interface CreatedInstance {
+  instanceId: string;
+  deploymentId: string;
+}
+
+export interface PodiumFileContent {
+  path: string;
+  content: string;
+  encoding: 'utf8' | 'base64';
+  size: number;
+  iteration?: number;
+}
+
+export interface PodiumProbeResult {
+  ok: boolean;
+  latencyMs: number;
+  error?: string;
+}
+
+/** One upstream attempt (each retry attempt and each fail-fast is reported), for metrics. */
+export interface PodiumCallInfo {
+  /** HTTP method, or `WS` for an event-stream handshake. */
+  method: string;
+  /** Low-cardinality route template, e.g. `/api/v1/instances/:id/files/:path`. */
+  route: string;
+  /** HTTP status (101 for a completed handshake); `null` when no response arrived. */
+  status: number | null;
+  durationMs: number;
+  /** A response with status < 400 (or a completed handshake). */
+  ok: boolean;
+  /** Set when the attempt failed without a usable status. */
+  kind?: PodiumErrorKind;
+}
+export type PodiumObserver = (info: PodiumCallInfo) => void;
+
+type Method = 'GET' | 'POST' | 'DELETE';
+
+interface CallSpec {
+  method: Method;
+  path: string;
+  route: string;
+  timeoutMs: number;
+  /** Idempotent calls (GET, DELETE) are retried; POST never is. */
+  retry: boolean;
+  body?: unknown;
+}
+
+interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+}
+
+const DEFAULT_RETRY_ATTEMPTS = 3;
+const DEFAULT_RETRY_BASE_MS = 200;
+const DEFAULT_RETRY_MAX_DELAY_MS = 5000;
+const RETRY_JITTER = 0.2;
+const PROBE_PATH = '/api/v1/instances/__health_probe__';
+const ALIVE_STATUSES = new Set(['running', 'ready']);
+
+const ROUTE = {
+  instances: '/api/v1/instances',
+  instance: '/api/v1/instances/:id',
+  files: '/api/v1/instances/:id/files',
+  file: '/api/v1/instances/:id/files/:path',
+  history: '/api/v1/instances/:id/files/:path/history',
+  at: '/api/v1/instances/:id/files/:path/at/:n',
+  probe: PROBE_PATH,
+} as const;
+
+/**
+ * Client of the Podium coordinator (architecture.md §7): instance lifecycle, workspace files and the
+ * per-instance event stream.
+ *
+ * Resilience (§7.5): GET and DELETE are retried up to 3 attempts on network errors, timeouts, 5xx and
+ * 429 (backoff 200 ms × 2ⁿ ± 20 %, cap 5 s); other 4xx and every POST are never retried. One circuit
+ * breaker covers every attempt, HTTP and WebSocket handshake alike: network errors, timeouts and 5xx
+ * count as failures; any other answer counts as success. While it is open, calls fail fast with
+ * `PodiumError { kind: 'circuit_open' }` (and retrying stops).
+ */
+@Injectable()
+export class PodiumClient {
+  private readonly breaker: CircuitBreaker;
+  private readonly httpBase: string;
+  private readonly wsBase: string;
+  private observer?: PodiumObserver;
+
+  constructor(@Inject(PODIUM_OPTIONS) private readonly config: PodiumConfig) {
+    this.breaker = new CircuitBreaker(config.breakerThreshold, config.breakerCooldownMs);
+    // Any path prefix of PODIUM_URL is kept, for both the REST routes and the event-stream path.
+    const base = new URL(config.url);
+    const prefix = base.pathname.replace(/\/+$/, '');
+    this.httpBase = `${base.protocol}//${base.host}${prefix}`;
+    this.wsBase = `${base.protocol === 'https:' ? 'wss:' : 'ws:'}//${base.host}${prefix}`;
+  }
+
+  /** Sets (or clears) the per-attempt metrics callback. Observer exceptions are swallowed. */
+  setObserver(observer: PodiumObserver | undefined): void {
+    this.observer = observer;
+  }
+
+  get circuitState(): CircuitState {
+    return this.breaker.current;
+  }
+
+  // ── instances ─────────────────────────────────────────────────────────────
+
+  /** `POST /api/v1/instances`; never retried automatically (a retry could create a second instance). */
+  async createInstance(request: CreateInstanceRequest): Promise<CreatedInstance> {
+    const deploymentId = `${request.agentType}:1.0.0@local`;
+    const answer = await this.call({
+      method: 'POST',
+      path: ROUTE.instances,
+      route: ROUTE.instances,
+      timeoutMs: this.config.createTimeoutMs,
+      retry: false,
+      body: {
+        deployment_id: deploymentId,
+        agent_id: request.agentId,
+        secrets: request.secrets,
+        environment: request.environment,
+      },
+    });
+    this.expectSuccess(answer, 'POST', ROUTE.instances);
+    const body = parseJson(answer.body);
+    const instanceId = isRecord(body) ? body.instance_id : undefined;
+    if (typeof instanceId !== 'string' || instanceId.length === 0) {
+      throw new PodiumError(
+        'http',
+        `Podium POST ${ROUTE.instances}: response has no instance_id`,
+        answer.status,
+        ROUTE.instances,
+      );
+    }
+    return { instanceId, deploymentId };
+  }
+
+  /**
+   * `GET /api/v1/instances/{id}`. Never throws: alive when the answer is 2xx and its `status` is
+   * `running`/`ready` (or absent); 404, other statuses and every failure mean not alive.
+   */
+  async isAlive(instanceId: string): Promise<boolean> {
+    try {
+      const answer = await this.call({
+        method: 'GET',
+        path: instancePath(instanceId),
+        route: ROUTE.instance,
+        timeoutMs: this.config.infoTimeoutMs,
+        retry: true,
+      });
+      if (answer.status < 200 || answer.status >= 300) return false;
+      const body = parseJson(answer.body);
+      const status = isRecord(body) ? body.status : undefined;
+      if (status === undefined || status === null) return true;
+      return typeof status === 'string' && ALIVE_STATUSES.has(status.toLowerCase());
+    } catch {
+      return false;
+    }
+  }
+
+  /** `DELETE /api/v1/instances/{id}`; 2xx and 404 (already reclaimed) both count as success. */
+  async stopInstance(instanceId: string): Promise<void> {
+    const answer = await this.call({
+      method: 'DELETE',
+      path: instancePath(instanceId),
+      route: ROUTE.instance,
+      timeoutMs: this.config.stopTimeoutMs,
+      retry: true,
+    });
+    if (answer.status === 404) return;
+    this.expectSuccess(answer, 'DELETE', ROUTE.instance);
+  }
+
+  /**
+   * Health probe: `GET /api/v1/instances/__health_probe__`, one attempt, info timeout, through the
+   * breaker. Rule: any HTTP answer means Podium is reachable (ok) — except 401 (our API key is
+   * rejected, so every real call would fail) and 5xx; network errors, timeouts and an open circuit
+   * are not ok. A 404 for the made-up id is the expected healthy answer.
+   */
+  async probe(): Promise<PodiumProbeResult> {
+    const started = performance.now();
+    try {
+      const answer = await this.call({
+        method: 'GET',
+        path: PROBE_PATH,
+        route: ROUTE.probe,
+        timeoutMs: this.config.infoTimeoutMs,
+        retry: false,
+      });
+      const latencyMs = elapsed(started);
+      if (answer.status === 401)
+        return { ok: false, latencyMs, error: 'Podium rejected the API key (HTTP 401)' };
+      return { ok: true, latencyMs };
+    } catch (err) {
+      return {
+        ok: false,
+        latencyMs: elapsed(started),
+        error: err instanceof PodiumError ? err.message : 'probe failed',
+      };
+    }
+  }
+
+  // ── files ─────────────────────────────────────────────────────────────────
+
+  /** `GET …/files?path=&depth=`. An unsafe path is rejected with `FILE_NOT_FOUND` before any request. */
+  async listFiles(instanceId: string, path?: string, depth?: number): Promise<FileEntry[]> {
+    const dir = path === undefined ? '' : encodeFilePath(path, true).normalized;
+    if (depth !== undefined && (!Number.isInteger(depth) || depth < 0)) {
+      throw new DomainError('INVALID_MESSAGE', 'depth must be a non-negative integer');
+    }
+    const query = new URLSearchParams();
+    if (dir) query.set('path', dir);
+    if (depth !== undefined) query.set('depth', String(depth));
+    const qs = query.toString();
+    const answer = await this.fileCall(`${instancePath(instanceId)}/files${qs ? `?${qs}` : ''}`, ROUTE.files);
+    return toEntries(parseJson(answer.body), dir, answer.status);
+  }
+
+  /** `GET …/files/{path}`. */
+  async readFile(instanceId: string, path: string): Promise<PodiumFileContent> {
+    const { normalized, encoded } = encodeFilePath(path);
+    const answer = await this.fileCall(`${instancePath(instanceId)}/files/${encoded}`, ROUTE.file);
+    return toFileContent(answer, normalized, undefined);
+  }
+
+  /** `GET …/files/{path}/history`. */
+  async fileHistory(instanceId: string, path: string): Promise<FileIteration[]> {
+    const { encoded } = encodeFilePath(path);
+    const answer = await this.fileCall(`${instancePath(instanceId)}/files/${encoded}/history`, ROUTE.history);
+    return toIterations(parseJson(answer.body), answer.status);
+  }
+
+  /** `GET …/files/{path}/at/{n}`; a negative or non-integer iteration is `FILE_NOT_FOUND` without a request. */
+  async fileAtIteration(instanceId: string, path: string, iteration: number): Promise<PodiumFileContent> {
+    const { normalized, encoded } = encodeFilePath(path);
+    if (!Number.isInteger(iteration) || iteration < 0) throw new DomainError('FILE_NOT_FOUND');
+    const answer = await this.fileCall(
+      `${instancePath(instanceId)}/files/${encoded}/at/${iteration}`,
+      ROUTE.at,
+    );
+    return toFileContent(answer, normalized, iteration);
+  }
+
+  // ── event stream ──────────────────────────────────────────────────────────
+
+  /** Opens the instance's event stream; rejects with `PodiumError` when the handshake fails. */
+  async connect(instanceId: string): Promise<PodiumConnection> {
+    const connection = new PodiumConnection(instanceId, {
+      openSocket: (bind) => this.openSocket(instanceId, bind),
+      isAlive: () => this.isAlive(instanceId),
+      reconnectAttempts: this.config.reconnectAttempts,
+      reconnectBaseMs: this.config.reconnectBaseMs,
+    });
+    await connection.start();
+    return connection;
+  }
+
+  /** The event-stream URL: `ws(s)://<PODIUM_URL host>` + the path template with the instance id. */
+  wsUrl(instanceId: string): string {
+    return (
+      this.wsBase +
+      this.config.wsPathTemplate.replaceAll('{instanceId}', encodeURIComponent(requireId(instanceId)))
+    );
+  }
+
+  /**
+   * One WebSocket handshake through the breaker, bounded by the info timeout. `bind` runs synchronously
+   * on `open`, so no frame that arrives with the upgrade response can be missed.
+   */
+  private openSocket(instanceId: string, bind: (ws: WebSocket) => void): Promise<WebSocket> {
+    const route = this.config.wsPathTemplate.replaceAll('{instanceId}', ':id');
+    if (!this.breaker.tryAcquire()) {
+      this.observe({ method: 'WS', route, status: null, durationMs: 0, ok: false, kind: 'circuit_open' });
+      return Promise.reject(
+        new PodiumError('circuit_open', `Podium WS ${route}: circuit open`, undefined, route),
+      );
+    }
+    const url = this.wsUrl(instanceId);
+    const started = performance.now();
+    return new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(url, {
+        headers: this.authHeaders(),
+        perMessageDeflate: false,
+        followRedirects: false,
+      });
+      // Errors after settling (e.g. from terminate()) must never become an unhandled 'error' event.
+      ws.on('error', () => undefined);
+      let settled = false;
+      const fail = (error: PodiumError, status: number | null, countsAsFailure: boolean) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (countsAsFailure) this.breaker.failure();
+        else this.breaker.success();
+        this.observe({
+          method: 'WS',
+          route,
+          status,
+          durationMs: elapsed(started),
+          ok: false,
+          kind: error.kind,
+        });
+        try {
+          ws.terminate();
+        } catch {
+          /* already closed */
+        }
+        reject(error);
+      };
+      const timer = setTimeout(
+        () =>
+          fail(
+            new PodiumError('timeout', `Podium WS ${route}: handshake timed out`, undefined, route),
+            null,
+            true,
+          ),
+        this.config.infoTimeoutMs,
+      );
+      ws.once('open', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.breaker.success();
+        this.observe({ method: 'WS', route, status: 101, durationMs: elapsed(started), ok: true });
+        bind(ws);
+        resolve(ws);
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        const status = res.statusCode ?? 0;
+        res.resume();
+        fail(
+          new PodiumError('http', `Podium WS ${route}: HTTP ${status}`, status, route),
+          status,
+          status >= 500,
+        );
+      });
+      ws.once('error', (err: Error & { code?: string }) => {
+        fail(
+          new PodiumError(
+            'network',
+            `Podium WS ${route}: ${this.describeNetworkError(err)}`,
+            undefined,
+            route,
+          ),
+          null,
+          true,
+        );
+      });
+    });
+  }
+
+  // ── transport ─────────────────────────────────────────────────────────────
+
+  private async fileCall(path: string, route: string): Promise<HttpAnswer> {
+    const answer = await this.call({
+      method: 'GET',
+      path,
+      route,
+      timeoutMs: this.config.fileTimeoutMs,
+      retry: true,
+    });
+    if (answer.status === 404) throw new DomainError('FILE_NOT_FOUND');
+    this.expectSuccess(answer, 'GET', route);
+    return answer;
+  }
+
+  /**
+   * Runs one logical call with retries. Resolves with any answer below 500 other than a final 429
+   * (callers interpret 4xx); throws `PodiumError` for transport failures, 5xx and 429 after the last
+   * attempt, and an open circuit.
+   */
+  private async call(spec: CallSpec): Promise<HttpAnswer> {
+    const attempts = spec.retry ? Math.max(1, this.config.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS) : 1;
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.attempt(spec);
+      const failed = outcome instanceof PodiumError || outcome.status >= 500 || outcome.status === 429;
+      const retryable = failed && !(outcome instanceof PodiumError && outcome.kind === 'circuit_open');
+      if (retryable && attempt < attempts) {
+        await sleep(this.backoffMs(attempt));
+        continue;
+      }
+      if (outcome instanceof PodiumError) throw outcome;
+      if (failed) throw this.httpError(spec.method, spec.route, outcome.status);
+      return outcome;
+    }
+  }
+
+  private async attempt(spec: CallSpec): Promise<HttpAnswer | PodiumError> {
+    const { method, route } = spec;
+    if (!this.breaker.tryAcquire()) {
+      this.observe({ method, route, status: null, durationMs: 0, ok: false, kind: 'circuit_open' });
+      return new PodiumError('circuit_open', `Podium ${method} ${route}: circuit open`, undefined, route);
+    }
+    const started = performance.now();
+    try {
+      const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders() };
+      let body: string | undefined;
+      if (spec.body !== undefined) {
+        headers['content-type'] = 'application/json';
+        body = JSON.stringify(spec.body);
+      }
+      const res = await fetch(this.httpBase + spec.path, {
+        method,
+        headers,
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(spec.timeoutMs),
+      });
+      const buffer = Buffer.from(await res.arrayBuffer());
+      if (res.status >= 500) this.breaker.failure();
+      else this.breaker.success();
+      this.observe({ method, route, status: res.status, durationMs: elapsed(started), ok: res.status < 400 });
+      return { status: res.status, headers: res.headers, body: buffer };
+    } catch (err) {
+      this.breaker.failure();
+      const timedOut = isTimeout(err);
+      const kind: PodiumErrorKind = timedOut ? 'timeout' : 'network';
+      this.observe({ method, route, status: null, durationMs: elapsed(started), ok: false, kind });
+      const detail = timedOut ? `timed out after ${spec.timeoutMs} ms` : this.describeNetworkError(err);
+      return new PodiumError(kind, `Podium ${method} ${route}: ${detail}`, undefined, route);
+    }
+  }
+
+  private expectSuccess(answer: HttpAnswer, method: Method, route: string): void {
+    if (answer.status < 200 || answer.status >= 300) throw this.httpError(method, route, answer.status);
+  }
+
+  private httpError(method: string, route: string, status: number): PodiumError {
+    return new PodiumError('http', `Podium ${method} ${route}: HTTP ${status}`, status, route);
+  }
+
+  private authHeaders(): Record<string, string> {
+    return this.config.apiKey ? { authorization: `Bearer ${this.config.apiKey}` } : {};
+  }
+
+  /** A short, key-free description: the error code when there is one. */
+  private describeNetworkError(err: unknown): string {
+    const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+    const code = cause?.code ?? (err as { code?: unknown } | undefined)?.code;
+    const text = typeof code === 'string' ? `network error (${code})` : 'network error';
+    return this.config.apiKey ? text.replaceAll(this.config.apiKey, '[REDACTED]') : text;
+  }
+
+  private backoffMs(attempt: number): number {
+    const base = this.config.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;
+    const cap = this.config.retryMaxDelayMs ?? DEFAULT_RETRY_MAX_DELAY_MS;
+    const jitter = 1 + (Math.random() * 2 - 1) * RETRY_JITTER;
+    return Math.min(cap, base * 2 ** (attempt - 1) * jitter);
+  }
+
+  private observe(info: PodiumCallInfo): void {
+    if (!this.observer) return;
+    try {
+      this.observer(info);
+    } catch {
+      /* metrics must never break a call */
+    }
+  }
+}
+
+// ── helpers ─────────────────────────────────────────────────────────────────
+
+function requireId(instanceId: string): string {
+  if (typeof instanceId !== 'string' || instanceId.length === 0)
+    throw new TypeError('instanceId must be a non-empty string');
+  return instanceId;
+}
+
+function instancePath(instanceId: string): string {
+  return `${ROUTE.instances}/${encodeURIComponent(requireId(instanceId))}`;
+}
+
+/**
+ * Workspace path → URL path. Leading `/` and empty segments are dropped, each segment is URL-encoded;
+ * `.`/`..` segments (also when split on `\`) and NUL bytes are rejected with `FILE_NOT_FOUND`.
+ */
+export function encodeFilePath(path: string, allowRoot = false): { normalized: string; encoded: string } {
+  if (typeof path !== 'string' || path.includes('\0')) throw new DomainError('FILE_NOT_FOUND');
+  const segments = path.split('/').filter((s) => s.length > 0);
+  for (const segment of segments) {
+    if (segment.split('\\').some((part) => part === '.' || part === '..'))
+      throw new DomainError('FILE_NOT_FOUND');
+  }
+  if (segments.length === 0 && !allowRoot) throw new DomainError('FILE_NOT_FOUND');
+  try {
+    return { normalized: segments.join('/'), encoded: segments.map(encodeURIComponent).join('/') };
+  } catch {
+    throw new DomainError('FILE_NOT_FOUND'); // lone surrogates cannot be encoded
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function isTimeout(err: unknown): boolean {
+  const name = (err as { name?: unknown } | undefined)?.name;
+  return name === 'TimeoutError' || name === 'AbortError';
+}
+
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 100) / 100;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Epoch ms from a number or an ISO string. */
+function time(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string') {
+    const ms = Date.parse(value);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  return undefined;
+}
+
+function badBody(route: string, status: number): PodiumError {
+  return new PodiumError('http', `Podium GET ${route}: unexpected response body`, status, route);
+}
+
+function listOf(body: unknown, keys: string[]): unknown[] | undefined {
+  if (Array.isArray(body)) return body;
+  if (!isRecord(body)) return undefined;
+  for (const key of keys) if (Array.isArray(body[key])) return body[key] as unknown[];
+  return undefined;
+}
+
+const DIRECTORY_TYPES = new Set(['directory', 'dir', 'folder']);
+
+/** Accepts `FileEntry[]` or `{ entries | files | items: [...] }`, snake_case or camelCase fields. */
+function toEntries(body: unknown, dir: string, status: number): FileEntry[] {
+  const list = listOf(body, ['entries', 'files', 'items']);
+  if (!list) throw badBody(ROUTE.files, status);
+  return list.filter(isRecord).map((e) => {
+    const name = str(e.name);
+    const path = str(e.path) ?? (dir && name ? `${dir}/${name}` : (name ?? ''));
+    const type = str(e.type)?.toLowerCase();
+    const entry: FileEntry = {
+      path,
+      name: name ?? path.split('/').filter(Boolean).pop() ?? path,
+      type:
+        (type !== undefined && DIRECTORY_TYPES.has(type)) || e.is_dir === true || e.isDirectory === true
+          ? 'directory'
+          : 'file',
+    };
+    const size = num(e.size);
+    if (size !== undefined) entry.size = size;
+    const modifiedAt = time(e.modified_at ?? e.modifiedAt ?? e.mtime);
+    if (modifiedAt !== undefined) entry.modifiedAt = modifiedAt;
+    return entry;
+  });
+}
+
+/** Accepts `IterationMeta[]` or `{ iterations | history: [...] }`; rows without an iteration number are skipped. */
+function toIterations(body: unknown, status: number): FileIteration[] {
+  const list = listOf(body, ['iterations', 'history', 'items']);
+  if (!list) throw badBody(ROUTE.history, status);
+  const out: FileIteration[] = [];
+  for (const e of list.filter(isRecord)) {
+    const iteration = num(e.iteration);
+    if (iteration === undefined) continue;
+    out.push({
+      iteration,
+      timestamp: time(e.timestamp ?? e.created_at ?? e.createdAt ?? e.ts) ?? 0,
+      size: num(e.size) ?? 0,
+      hash: str(e.hash) ?? str(e.content_hash) ?? str(e.contentHash) ?? '',
+    });
+  }
+  return out;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A JSON object with a string `content` is taken as `{ path?, content, encoding?, size?, iteration? }`;
+ * any other body is the raw file: UTF-8 text when it decodes as such, base64 otherwise.
+ */
+function toFileContent(answer: HttpAnswer, path: string, iteration: number | undefined): PodiumFileContent {
+  const contentType = answer.headers.get('content-type') ?? '';
+  if (contentType.includes('json')) {
+    const body = parseJson(answer.body);
+    if (isRecord(body) && typeof body.content === 'string') {
+      const encoding = body.encoding === 'base64' ? 'base64' : 'utf8';
+      const size =
+        num(body.size) ??
+        (encoding === 'base64'
+          ? Buffer.from(body.content, 'base64').length
+          : Buffer.byteLength(body.content));
+      const result: PodiumFileContent = {
+        path: str(body.path) ?? path,
+        content: body.content,
+        encoding,
+        size,
+      };
+      const at = num(body.iteration) ?? iteration;
+      if (at !== undefined) result.iteration = at;
+      return result;
+    }
+  }
+  let content: string;
+  let encoding: 'utf8' | 'base64';
+  try {
+    content = UTF8.decode(answer.body);
+    encoding = 'utf8';
+  } catch {
+    content = answer.body.toString('base64');
+    encoding = 'base64';
+  }
+  const result: PodiumFileContent = { path, content, encoding, size: answer.body.length };
+  if (iteration !== undefined) result.iteration = iteration;
+  return result;
+}
