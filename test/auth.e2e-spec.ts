@@ -34,13 +34,17 @@ describe('authentication in production mode', () => {
   let ipCounter = 10;
   const nextIp = () => `127.0.0.${ipCounter++}`;
 
-  async function attempt(token: string, localAddress = nextIp()): Promise<{ ok: boolean; code?: string; retryAfterMs?: number }> {
+  async function attempt(
+    token: string,
+    localAddress = nextIp(),
+  ): Promise<{ ok: boolean; code?: string; retryAfterMs?: number }> {
     const c = await DiminuendoClient.connect(gw.url, { authenticate: false, localAddress });
     try {
       const res = await c.request({ type: 'authenticate', token });
       return { ok: res.type === 'authenticated' };
     } catch (err) {
-      if (err instanceof ProtocolError) return { ok: false, code: err.code, retryAfterMs: err.event.retryAfterMs };
+      if (err instanceof ProtocolError)
+        return { ok: false, code: err.code, retryAfterMs: err.event.retryAfterMs };
       throw err;
     } finally {
       await c.close();
@@ -48,9 +52,16 @@ describe('authentication in production mode', () => {
   }
 
   it('announces requiresAuth and accepts a valid RS256 token with a tenant claim', async () => {
-    const c = await DiminuendoClient.connect(gw.url, { token: jwks.sign({ sub: 'auth0|alice', email: 'alice@acme.test' }) });
+    const c = await DiminuendoClient.connect(gw.url, {
+      token: jwks.sign({ sub: 'auth0|alice', email: 'alice@acme.test' }),
+    });
     expect(c.welcome).toEqual({ type: 'welcome', protocolVersion: 1, requiresAuth: true });
-    expect(c.identity).toEqual({ userId: 'auth0|alice', email: 'alice@acme.test', tenantId: 'acme', role: 'member' });
+    expect(c.identity).toEqual({
+      userId: 'auth0|alice',
+      email: 'alice@acme.test',
+      tenantId: 'acme',
+      role: 'member',
+    });
     await c.close();
   });
 
@@ -59,8 +70,14 @@ describe('authentication in production mode', () => {
     const c = await DiminuendoClient.connect(gw.url, { token: orgToken, localAddress: nextIp() });
     expect(c.identity?.tenantId).toBe('org_42');
     await c.close();
-    expect(await attempt(jwks.sign({ tenant_id: undefined }))).toMatchObject({ ok: false, code: 'AUTH_FAILED' });
-    expect(await attempt(jwks.sign({ tenant_id: '../etc' }))).toMatchObject({ ok: false, code: 'AUTH_FAILED' });
+    expect(await attempt(jwks.sign({ tenant_id: undefined }))).toMatchObject({
+      ok: false,
+      code: 'AUTH_FAILED',
+    });
+    expect(await attempt(jwks.sign({ tenant_id: '../etc' }))).toMatchObject({
+      ok: false,
+      code: 'AUTH_FAILED',
+    });
   });
 
   it('rejects every forged or invalid token with AUTH_FAILED', async () => {
@@ -74,7 +91,10 @@ describe('authentication in production mode', () => {
     const tampered = `${h}.${b64({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), tenant_id: 'other' })}.${s}`;
     const attacks: Record<string, string> = {
       algNone: `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...base, exp: now + 600 })}.`,
-      hs256WithPublicKey: `${b64({ alg: 'HS256', typ: 'JWT', kid: key.kid })}.${b64({ ...base, exp: now + 600 })}.${require('node:crypto').createHmac('sha256', publicPem).update(`${b64({ alg: 'HS256', typ: 'JWT', kid: key.kid })}.${b64({ ...base, exp: now + 600 })}`).digest('base64url')}`,
+      hs256WithPublicKey: `${b64({ alg: 'HS256', typ: 'JWT', kid: key.kid })}.${b64({ ...base, exp: now + 600 })}.${require('node:crypto')
+        .createHmac('sha256', publicPem)
+        .update(`${b64({ alg: 'HS256', typ: 'JWT', kid: key.kid })}.${b64({ ...base, exp: now + 600 })}`)
+        .digest('base64url')}`,
       expired: jwks.sign({}, { expiresIn: -120 }),
       notYetValid: jwks.sign({}, { notBefore: 600 }),
       wrongIssuer: jwks.sign({}, { issuer: 'https://evil.example.com/' }),
@@ -94,7 +114,9 @@ describe('authentication in production mode', () => {
   it('refetches the JWKS at most once per cooldown for unknown kids, and rotates keys without restart', async () => {
     const before = jwks.fetches;
     for (let i = 0; i < 5; i++) {
-      expect(await attempt(jwks.sign({}, { key: newKey(`unknown-${i}`) }))).toMatchObject({ code: 'AUTH_FAILED' });
+      expect(await attempt(jwks.sign({}, { key: newKey(`unknown-${i}`) }))).toMatchObject({
+        code: 'AUTH_FAILED',
+      });
     }
     expect(jwks.fetches - before).toBeLessThanOrEqual(1);
 
@@ -109,7 +131,9 @@ describe('authentication in production mode', () => {
       const c1 = await DiminuendoClient.connect(gw2.url, { token: jwks.sign({ sub: 'auth0|a' }) });
       const rotated = newKey('rotated-key');
       jwks.keys = [rotated, ...jwks.keys];
-      const c2 = await DiminuendoClient.connect(gw2.url, { token: jwks.sign({ sub: 'auth0|b' }, { key: rotated }) });
+      const c2 = await DiminuendoClient.connect(gw2.url, {
+        token: jwks.sign({ sub: 'auth0|b' }, { key: rotated }),
+      });
       expect(c2.identity?.userId).toBe('auth0|b');
       await Promise.all([c1.close(), c2.close()]);
     } finally {
@@ -138,7 +162,9 @@ describe('authentication in production mode', () => {
     const c = await DiminuendoClient.connect(gw.url, { authenticate: false, localAddress: nextIp() });
     await expect(c.request({ type: 'list_sessions' })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     await expect(c.request({ type: 'ping' })).resolves.toMatchObject({ type: 'pong' });
-    await expect(c.request({ type: 'authenticate', token: jwks.sign() })).resolves.toMatchObject({ type: 'authenticated' });
+    await expect(c.request({ type: 'authenticate', token: jwks.sign() })).resolves.toMatchObject({
+      type: 'authenticated',
+    });
     await expect(c.request({ type: 'list_sessions' })).resolves.toMatchObject({ type: 'session_list' });
     await c.close();
   });
@@ -151,13 +177,17 @@ describe('authentication in production mode', () => {
 
   it('refuses a foreign Origin at upgrade with 403 and accepts an allowed one', async () => {
     const refused = await new Promise<number>((resolve) => {
-      const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/ws`, { headers: { Origin: 'https://evil.example.com' } });
+      const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/ws`, {
+        headers: { Origin: 'https://evil.example.com' },
+      });
       ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
       ws.on('open', () => resolve(101));
     });
     expect(refused).toBe(403);
     const crossSiteNoOrigin = await new Promise<number>((resolve) => {
-      const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/ws`, { headers: { 'Sec-Fetch-Site': 'cross-site' } });
+      const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/ws`, {
+        headers: { 'Sec-Fetch-Site': 'cross-site' },
+      });
       ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
       ws.on('open', () => resolve(101));
     });
@@ -173,12 +203,21 @@ describe('authentication in production mode', () => {
 
   it('guards HTTP endpoints with the same verifier through passport-jwt', async () => {
     expect((await fetch(`${gw.url}/api/v1/me`)).status).toBe(401);
-    const bad = await fetch(`${gw.url}/api/v1/me`, { headers: { Authorization: `Bearer ${jwks.sign({}, { expiresIn: -120 })}` } });
+    const bad = await fetch(`${gw.url}/api/v1/me`, {
+      headers: { Authorization: `Bearer ${jwks.sign({}, { expiresIn: -120 })}` },
+    });
     expect(bad.status).toBe(401);
     expect(await bad.json()).toMatchObject({ statusCode: 401, code: 'AUTH_FAILED' });
-    const good = await fetch(`${gw.url}/api/v1/me`, { headers: { Authorization: `Bearer ${jwks.sign({ sub: 'auth0|http' })}` } });
+    const good = await fetch(`${gw.url}/api/v1/me`, {
+      headers: { Authorization: `Bearer ${jwks.sign({ sub: 'auth0|http' })}` },
+    });
     expect(good.status).toBe(200);
-    expect(await good.json()).toEqual({ userId: 'auth0|http', email: 'user@example.com', tenantId: 'acme', role: 'member' });
+    expect(await good.json()).toEqual({
+      userId: 'auth0|http',
+      email: 'user@example.com',
+      tenantId: 'acme',
+      role: 'member',
+    });
   });
 
   it('never writes tokens or secrets to its logs', () => {
@@ -187,7 +226,11 @@ describe('authentication in production mode', () => {
     expect(logs).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/);
     // Production logs are JSON lines with level, message and timestamp.
     const line = JSON.parse(gw.output.find((l) => l.includes('configuration summary'))!);
-    expect(line).toMatchObject({ level: 'INFO', message: 'configuration summary', AUTH_CLIENT_SECRET: 'set' });
+    expect(line).toMatchObject({
+      level: 'INFO',
+      message: 'configuration summary',
+      AUTH_CLIENT_SECRET: 'set',
+    });
     expect(line.timestamp).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 });

@@ -35,7 +35,8 @@ describe('connection and transport (dev mode)', () => {
   async function until(frames: any[], n: number): Promise<void> {
     const start = Date.now();
     while (frames.length < n) {
-      if (Date.now() - start > 5000) throw new Error(`only ${frames.length} frames: ${JSON.stringify(frames)}`);
+      if (Date.now() - start > 5000)
+        throw new Error(`only ${frames.length} frames: ${JSON.stringify(frames)}`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }

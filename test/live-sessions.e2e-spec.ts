@@ -15,7 +15,11 @@ function strip(e: Ev): Ev {
   return rest;
 }
 
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
@@ -63,12 +67,27 @@ describe('live sessions: turns, streaming, replay, files', () => {
     const id = await newSession(a);
 
     const snapA = await a.request<any>({ type: 'join_session', sessionId: id });
-    expect(snapA).toMatchObject({ type: 'state_snapshot', sessionId: id, activeTurn: null, pendingRequest: null });
+    expect(snapA).toMatchObject({
+      type: 'state_snapshot',
+      sessionId: id,
+      activeTurn: null,
+      pendingRequest: null,
+    });
     expect(snapA.session.status).toBe('ready');
     await b.request({ type: 'join_session', sessionId: id });
 
-    const started = await a.request<any>({ type: 'run_turn', sessionId: id, text: 'write hello', clientTurnId: 'c-1' });
-    expect(started).toMatchObject({ type: 'turn_started', sessionId: id, clientTurnId: 'c-1', text: 'write hello' });
+    const started = await a.request<any>({
+      type: 'run_turn',
+      sessionId: id,
+      text: 'write hello',
+      clientTurnId: 'c-1',
+    });
+    expect(started).toMatchObject({
+      type: 'turn_started',
+      sessionId: id,
+      clientTurnId: 'c-1',
+      text: 'write hello',
+    });
     const done = await b.waitFor('turn_complete', 15_000, true, (e) => e.turnId === started.turnId);
     await a.waitFor('turn_complete', 5_000, true, (e) => e.turnId === started.turnId);
     await a.waitFor('session_state', 5_000, true, (e) => e.state === 'ready' && e.seq > done.seq);
@@ -103,7 +122,10 @@ describe('live sessions: turns, streaming, replay, files', () => {
     }
     expect(types.filter((t) => t === 'usage_update')).toHaveLength(1);
     expect(types.indexOf('usage_update')).toBeLessThan(types.indexOf('turn_complete'));
-    const deltas = fromStart.filter((e) => e.type === 'text_delta').map((e: any) => e.text).join('');
+    const deltas = fromStart
+      .filter((e) => e.type === 'text_delta')
+      .map((e: any) => e.text)
+      .join('');
     expect((done as any).finalText).toBe(deltas);
 
     // get_events returns exactly the durable events, byte-identical to what was broadcast.
@@ -137,7 +159,8 @@ describe('live sessions: turns, streaming, replay, files', () => {
 
     const again = await DiminuendoClient.connect(gw.url);
     await again.request({ type: 'join_session', sessionId: id, afterSeq: lastSeq });
-    await again.waitFor('turn_complete', 15_000, true, (e) => e.turnId === started.turnId);
+    const done = await again.waitFor('turn_complete', 15_000, true, (e) => e.turnId === started.turnId);
+    await again.waitFor('session_state', 5_000, true, (e) => e.state === 'ready' && e.seq > done.seq);
     const after = sessionEvents(again, id);
     const seqs = after.map((e) => e.seq);
     expect(new Set(seqs).size).toBe(seqs.length);
@@ -162,19 +185,38 @@ describe('live sessions: turns, streaming, replay, files', () => {
     const snap = await c.request<any>({ type: 'join_session', sessionId: id });
     expect(snap.session.status).toBe('waiting');
     expect(snap.pendingRequest).toMatchObject({ type: 'question_requested', requestId: q.requestId });
-    await expect(c.request({ type: 'answer_question', sessionId: id, requestId: 'nope', answers: { q1: 'ts' } })).rejects.toMatchObject({ code: 'REQUEST_NOT_FOUND' });
-    const resolved = await c.request<any>({ type: 'answer_question', sessionId: id, requestId: q.requestId, answers: { q1: 'py' } });
-    expect(resolved).toMatchObject({ type: 'approval_resolved', requestId: q.requestId, answers: { q1: 'py' }, resolvedBy: 'dev-user-001' });
+    await expect(
+      c.request({ type: 'answer_question', sessionId: id, requestId: 'nope', answers: { q1: 'ts' } }),
+    ).rejects.toMatchObject({ code: 'REQUEST_NOT_FOUND' });
+    const resolved = await c.request<any>({
+      type: 'answer_question',
+      sessionId: id,
+      requestId: q.requestId,
+      answers: { q1: 'py' },
+    });
+    expect(resolved).toMatchObject({
+      type: 'approval_resolved',
+      requestId: q.requestId,
+      answers: { q1: 'py' },
+      resolvedBy: 'dev-user-001',
+    });
     const done = await c.waitFor('turn_complete', 10_000, true);
     expect(done.finalText).toContain('py');
     expect(c.received('approval_resolved').filter((e) => e.requestId === q.requestId)).toHaveLength(1);
-    await expect(c.request({ type: 'answer_question', sessionId: id, requestId: q.requestId, answers: { q1: 'ts' } })).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await expect(
+      c.request({ type: 'answer_question', sessionId: id, requestId: q.requestId, answers: { q1: 'ts' } }),
+    ).rejects.toMatchObject({ code: 'INVALID_STATE' });
 
     await c.request({ type: 'run_turn', sessionId: id, text: 'needs permission to run' });
     const p = await c.waitFor('permission_requested', 10_000, true);
     expect(p).toMatchObject({ toolName: 'run_command' });
     await c.waitFor('session_state', 5_000, true, (e) => e.state === 'waiting' && e.seq > p.seq);
-    const ok = await c.request<any>({ type: 'answer_question', sessionId: id, requestId: p.requestId, approved: true });
+    const ok = await c.request<any>({
+      type: 'answer_question',
+      sessionId: id,
+      requestId: p.requestId,
+      approved: true,
+    });
     expect(ok).toMatchObject({ type: 'approval_resolved', approved: true });
     await c.waitFor('turn_complete', 10_000, false);
     await c.close();
@@ -184,15 +226,26 @@ describe('live sessions: turns, streaming, replay, files', () => {
     await sim.config({ tokenDelayMs: 25 });
     const c = await DiminuendoClient.connect(gw.url);
     const id = await newSession(c, 'echo');
-    await expect(c.request({ type: 'stop_turn', sessionId: id })).rejects.toMatchObject({ code: 'NO_ACTIVE_TURN' });
-    await expect(c.request({ type: 'steer', sessionId: id, text: 'x' })).rejects.toMatchObject({ code: 'NO_ACTIVE_TURN' });
+    await expect(c.request({ type: 'stop_turn', sessionId: id })).rejects.toMatchObject({
+      code: 'NO_ACTIVE_TURN',
+    });
+    await expect(c.request({ type: 'steer', sessionId: id, text: 'x' })).rejects.toMatchObject({
+      code: 'NO_ACTIVE_TURN',
+    });
     await c.request({ type: 'join_session', sessionId: id });
 
     const long = 'lorem ipsum dolor sit amet '.repeat(20);
     const t1 = await c.request<any>({ type: 'run_turn', sessionId: id, text: long });
-    await expect(c.request({ type: 'run_turn', sessionId: id, text: 'again' })).rejects.toMatchObject({ code: 'TURN_IN_PROGRESS' });
+    await expect(c.request({ type: 'run_turn', sessionId: id, text: 'again' })).rejects.toMatchObject({
+      code: 'TURN_IN_PROGRESS',
+    });
     const steered = await c.request<any>({ type: 'steer', sessionId: id, text: 'be brief' });
-    expect(steered).toMatchObject({ type: 'steer_sent', turnId: t1.turnId, text: 'be brief', userId: 'dev-user-001' });
+    expect(steered).toMatchObject({
+      type: 'steer_sent',
+      turnId: t1.turnId,
+      text: 'be brief',
+      userId: 'dev-user-001',
+    });
     await c.waitFor('text_delta', 5_000, false, (e) => e.text.includes('steered'));
     const stopped = await c.request<any>({ type: 'stop_turn', sessionId: id });
     expect(stopped).toMatchObject({ type: 'turn_stopped', turnId: t1.turnId });
@@ -200,9 +253,15 @@ describe('live sessions: turns, streaming, replay, files', () => {
     expect(c.received('turn_complete').filter((e) => e.turnId === t1.turnId)).toHaveLength(0);
 
     await c.request({ type: 'archive_session', sessionId: id });
-    await expect(c.request({ type: 'run_turn', sessionId: id, text: 'hi' })).rejects.toMatchObject({ code: 'SESSION_ARCHIVED' });
-    await expect(c.request({ type: 'answer_question', sessionId: id, requestId: 'r', answers: 'x' })).rejects.toMatchObject({ code: 'INVALID_STATE' });
-    await expect(c.request({ type: 'run_turn', sessionId: 'not-a-session', text: 'hi' })).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
+    await expect(c.request({ type: 'run_turn', sessionId: id, text: 'hi' })).rejects.toMatchObject({
+      code: 'SESSION_ARCHIVED',
+    });
+    await expect(
+      c.request({ type: 'answer_question', sessionId: id, requestId: 'r', answers: 'x' }),
+    ).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await expect(
+      c.request({ type: 'run_turn', sessionId: 'not-a-session', text: 'hi' }),
+    ).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
     await c.close();
   });
 
@@ -219,14 +278,25 @@ describe('live sessions: turns, streaming, replay, files', () => {
     expect(list.entries.map((e: any) => e.name)).toEqual(expect.arrayContaining(['README.md', 'hello.txt']));
     const hist = await c.request<any>({ type: 'file_history', sessionId: id, path: 'hello.txt' });
     expect(hist.iterations.length).toBeGreaterThanOrEqual(2);
-    const first = await c.request<any>({ type: 'file_at_iteration', sessionId: id, path: 'hello.txt', iteration: 1 });
+    const first = await c.request<any>({
+      type: 'file_at_iteration',
+      sessionId: id,
+      path: 'hello.txt',
+      iteration: 1,
+    });
     const current = await c.request<any>({ type: 'read_file', sessionId: id, path: 'hello.txt' });
     expect(first).toMatchObject({ type: 'file_content', iteration: 1, encoding: 'utf8' });
     expect(current.iteration).toBe(hist.iterations[hist.iterations.length - 1].iteration);
     expect(first.content).not.toEqual(current.content);
-    await expect(c.request({ type: 'read_file', sessionId: id, path: 'missing.txt' })).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
-    await expect(c.request({ type: 'read_file', sessionId: id, path: '../../etc/passwd' })).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
-    await expect(c.request({ type: 'file_at_iteration', sessionId: id, path: 'hello.txt', iteration: 99 })).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
+    await expect(c.request({ type: 'read_file', sessionId: id, path: 'missing.txt' })).rejects.toMatchObject({
+      code: 'FILE_NOT_FOUND',
+    });
+    await expect(
+      c.request({ type: 'read_file', sessionId: id, path: '../../etc/passwd' }),
+    ).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
+    await expect(
+      c.request({ type: 'file_at_iteration', sessionId: id, path: 'hello.txt', iteration: 99 }),
+    ).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
     await c.close();
   });
 
@@ -234,7 +304,9 @@ describe('live sessions: turns, streaming, replay, files', () => {
     const c = await DiminuendoClient.connect(gw.url);
     const id = await newSession(c, 'echo');
     await sim.config({ failCreate: 1 });
-    const err = await c.request({ type: 'run_turn', sessionId: id, text: 'hi' }).catch((e: ProtocolError) => e);
+    const err = await c
+      .request({ type: 'run_turn', sessionId: id, text: 'hi' })
+      .catch((e: ProtocolError) => e);
     expect((err as ProtocolError).code).toBe('AGENT_UNAVAILABLE');
     const list = await c.request<any>({ type: 'list_sessions' });
     expect(list.sessions.find((s: any) => s.id === id).status).toBe('error');
@@ -245,7 +317,16 @@ describe('live sessions: turns, streaming, replay, files', () => {
     await c.request({ type: 'run_turn', sessionId: id, text: 'hello there' });
     const done = await c.waitFor('turn_complete', 10_000, true, (e) => e.sessionId === id);
     expect(done.finalText).toBe('hello there');
-    const states = c.received('session_state').filter((e) => e.sessionId === id).map((e) => e.state);
+    await c.waitFor(
+      'session_state',
+      5_000,
+      true,
+      (e) => e.sessionId === id && e.state === 'ready' && e.seq > done.seq,
+    );
+    const states = c
+      .received('session_state')
+      .filter((e) => e.sessionId === id)
+      .map((e) => e.state);
     expect(states).toEqual(['activating', 'error', 'inactive', 'activating', 'ready', 'running', 'ready']);
     await c.close();
   });
@@ -255,14 +336,23 @@ describe('live sessions: turns, streaming, replay, files', () => {
     const id = await newSession(c, 'echo');
     await c.request({ type: 'join_session', sessionId: id });
     await sim.config({ dropStreamAfterFrames: 3, tokenDelayMs: 10 });
-    await c.request<any>({ type: 'run_turn', sessionId: id, text: 'one two three four five six seven eight' });
+    await c.request<any>({
+      type: 'run_turn',
+      sessionId: id,
+      text: 'one two three four five six seven eight',
+    });
     const end = await Promise.race([
       c.waitFor('turn_complete', 15_000, true).then((e) => e.type),
       c.waitFor('turn_error', 15_000, true).then((e) => e.type),
     ]);
     expect(['turn_complete', 'turn_error']).toContain(end);
 
-    await c.waitFor('session_state', 5_000, true, (e) => e.sessionId === id && (e.state === 'ready' || e.state === 'error'));
+    await c.waitFor(
+      'session_state',
+      5_000,
+      true,
+      (e) => e.sessionId === id && (e.state === 'ready' || e.state === 'error'),
+    );
     await sim.config({ stallAfterFrames: 2 });
     const id2 = await newSession(c, 'echo');
     await c.request({ type: 'join_session', sessionId: id2 });
@@ -282,15 +372,18 @@ describe('live sessions: turns, streaming, replay, files', () => {
   });
 
   it('batches writes: a burst of events lands in far fewer statements and transactions than rows', async () => {
-    const before = (await (await fetch(`${gw.url}/health`)).json()).writer;
+    const health = async (): Promise<any> => (await fetch(`${gw.url}/health`)).json();
+    const before = (await health()).writer;
     const c = await DiminuendoClient.connect(gw.url);
     const ids = await Promise.all([1, 2, 3].map(() => newSession(c, 'echo')));
     for (const id of ids) await c.request({ type: 'join_session', sessionId: id });
-    await Promise.all(ids.map((id) => c.request({ type: 'run_turn', sessionId: id, text: 'burst '.repeat(60) })));
+    await Promise.all(
+      ids.map((id) => c.request({ type: 'run_turn', sessionId: id, text: 'burst '.repeat(60) })),
+    );
     for (const id of ids) await c.waitFor('turn_complete', 10_000, true, (e) => e.sessionId === id);
     await c.request({ type: 'get_events', sessionId: ids[0] }); // flushes
-    await eventually(async () => (await (await fetch(`${gw.url}/health`)).json()).writer.queued === 0, 5000, 'writer drained');
-    const after = (await (await fetch(`${gw.url}/health`)).json()).writer;
+    await eventually(async () => (await health()).writer.queued === 0, 5000, 'writer drained');
+    const after = (await health()).writer;
     const rows = after.rows - before.rows;
     const statements = after.statements - before.statements;
     const transactions = after.transactions - before.transactions;

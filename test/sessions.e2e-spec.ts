@@ -34,7 +34,15 @@ describe('session management (dev mode)', () => {
 
     const created = await a.request<any>({ type: 'create_session', agentType: 'echo', name: 'Demo' });
     const s: SessionMeta = created.session;
-    expect(s).toMatchObject({ name: 'Demo', agentType: 'echo', status: 'inactive', archived: false, tenantId: 'dev', createdBy: 'dev-user-001', projectId: null });
+    expect(s).toMatchObject({
+      name: 'Demo',
+      agentType: 'echo',
+      status: 'inactive',
+      archived: false,
+      tenantId: 'dev',
+      createdBy: 'dev-user-001',
+      projectId: null,
+    });
     expect(s.id).toMatch(/^[0-9a-f-]{36}$/);
     const seenByB = await b.waitFor('session_created', 2000, true, (e) => e.session.id === s.id);
     expect(seenByB.session).toEqual(s);
@@ -54,7 +62,9 @@ describe('session management (dev mode)', () => {
     const shown = await a.request<any>({ type: 'list_sessions', includeArchived: true });
     expect(shown.sessions.find((x: SessionMeta) => x.id === s.id)?.archived).toBe(true);
     // Archiving is idempotent.
-    await expect(a.request({ type: 'archive_session', sessionId: s.id })).resolves.toMatchObject({ type: 'session_archived' });
+    await expect(a.request({ type: 'archive_session', sessionId: s.id })).resolves.toMatchObject({
+      type: 'session_archived',
+    });
 
     const unarchived = await a.request<any>({ type: 'unarchive_session', sessionId: s.id });
     expect(unarchived.session.archived).toBe(false);
@@ -63,7 +73,9 @@ describe('session management (dev mode)', () => {
     const deleted = await a.request<any>({ type: 'delete_session', sessionId: s.id });
     expect(deleted).toEqual({ type: 'session_deleted', sessionId: s.id, requestId: deleted.requestId });
     await b.waitFor('session_deleted', 2000, true, (e) => e.sessionId === s.id);
-    await expect(a.request({ type: 'rename_session', sessionId: s.id, name: 'x' })).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
+    await expect(a.request({ type: 'rename_session', sessionId: s.id, name: 'x' })).rejects.toMatchObject({
+      code: 'SESSION_NOT_FOUND',
+    });
     expect(existsSync(join(gw.dataDir, 'sessions', s.id))).toBe(false);
 
     // The originator received each change exactly once (its direct answer), not again via the topic.
@@ -83,7 +95,10 @@ describe('session management (dev mode)', () => {
     const before = readdirSync(gw.dataDir).sort();
     for (const id of ['../x', '../../tenants/dev', 'a/b', '..', '%2e%2e', 'x'.repeat(129)]) {
       const err = await c.request({ type: 'delete_session', sessionId: id }).catch((e: ProtocolError) => e);
-      expect([id, (err as ProtocolError).code]).toEqual([id, id.length > 128 ? 'INVALID_MESSAGE' : 'SESSION_NOT_FOUND']);
+      expect([id, (err as ProtocolError).code]).toEqual([
+        id,
+        id.length > 128 ? 'INVALID_MESSAGE' : 'SESSION_NOT_FOUND',
+      ]);
     }
     expect(readdirSync(gw.dataDir).sort()).toEqual(before);
     expect(existsSync(join(gw.dataDir, '..', 'x'))).toBe(false);
@@ -94,8 +109,12 @@ describe('session management (dev mode)', () => {
     const c = await DiminuendoClient.connect(gw.url);
     const { session } = await c.request<any>({ type: 'create_session', agentType: 'echo' });
     expect(session.name).toBe('New session');
-    await expect(c.request({ type: 'rename_session', sessionId: session.id, name: '   ' })).rejects.toMatchObject({ code: 'INVALID_MESSAGE' });
-    await expect(c.request({ type: 'rename_session', sessionId: session.id, name: 'n'.repeat(201) })).rejects.toMatchObject({ code: 'INVALID_MESSAGE' });
+    await expect(
+      c.request({ type: 'rename_session', sessionId: session.id, name: '   ' }),
+    ).rejects.toMatchObject({ code: 'INVALID_MESSAGE' });
+    await expect(
+      c.request({ type: 'rename_session', sessionId: session.id, name: 'n'.repeat(201) }),
+    ).rejects.toMatchObject({ code: 'INVALID_MESSAGE' });
     await c.close();
   });
 });
@@ -109,7 +128,12 @@ describe('tenants, roles and members (production auth)', () => {
 
   beforeAll(async () => {
     jwks = await new JwksServer().start();
-    gw = await startGateway({ NODE_ENV: 'production', AUTH_URL: jwks.url, AUTH_AUDIENCE: 'diminuendo-api', AUTH_ROLES_CLAIM: ROLES_CLAIM });
+    gw = await startGateway({
+      NODE_ENV: 'production',
+      AUTH_URL: jwks.url,
+      AUTH_AUDIENCE: 'diminuendo-api',
+      AUTH_ROLES_CLAIM: ROLES_CLAIM,
+    });
   });
   afterAll(async () => {
     await gw.stop();
@@ -119,11 +143,18 @@ describe('tenants, roles and members (production auth)', () => {
   it('never shows one tenant the sessions or topics of another', async () => {
     const acme = await DiminuendoClient.connect(gw.url, { token: token('auth0|a', 'acme') });
     const globex = await DiminuendoClient.connect(gw.url, { token: token('auth0|g', 'globex', 'owner') });
-    const { session } = await acme.request<any>({ type: 'create_session', agentType: 'echo', name: 'secret plans' });
+    const { session } = await acme.request<any>({
+      type: 'create_session',
+      agentType: 'echo',
+      name: 'secret plans',
+    });
     const list = await globex.request<any>({ type: 'list_sessions', includeArchived: true });
     expect(list.sessions).toEqual([]);
     for (const type of ['rename_session', 'archive_session', 'delete_session'] as const) {
-      const msg = type === 'rename_session' ? { type, sessionId: session.id, name: 'pwned' } : { type, sessionId: session.id };
+      const msg =
+        type === 'rename_session'
+          ? { type, sessionId: session.id, name: 'pwned' }
+          : { type, sessionId: session.id };
       await expect(globex.request(msg as any)).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -139,15 +170,29 @@ describe('tenants, roles and members (production auth)', () => {
     const owner = await DiminuendoClient.connect(gw.url, { token: token('auth0|o', 'initech', 'owner') });
     const member = await DiminuendoClient.connect(gw.url, { token: token('auth0|m', 'initech') });
     const viewer = await DiminuendoClient.connect(gw.url, { token: token('auth0|v', 'initech', ['viewer']) });
-    expect([owner.identity?.role, member.identity?.role, viewer.identity?.role]).toEqual(['owner', 'member', 'viewer']);
+    expect([owner.identity?.role, member.identity?.role, viewer.identity?.role]).toEqual([
+      'owner',
+      'member',
+      'viewer',
+    ]);
 
-    await expect(viewer.request({ type: 'create_session', agentType: 'echo' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(viewer.request({ type: 'create_session', agentType: 'echo' })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
     const { session } = await member.request<any>({ type: 'create_session', agentType: 'echo' });
     await expect(viewer.request({ type: 'list_sessions' })).resolves.toMatchObject({ type: 'session_list' });
-    await expect(viewer.request({ type: 'rename_session', sessionId: session.id, name: 'x' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    await expect(member.request({ type: 'delete_session', sessionId: session.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    await expect(member.request({ type: 'manage_members', action: 'list' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    await expect(owner.request({ type: 'delete_session', sessionId: session.id })).resolves.toMatchObject({ type: 'session_deleted' });
+    await expect(
+      viewer.request({ type: 'rename_session', sessionId: session.id, name: 'x' }),
+    ).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(member.request({ type: 'delete_session', sessionId: session.id })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    await expect(member.request({ type: 'manage_members', action: 'list' })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    await expect(owner.request({ type: 'delete_session', sessionId: session.id })).resolves.toMatchObject({
+      type: 'session_deleted',
+    });
     await Promise.all([owner.close(), member.close(), viewer.close()]);
   });
 
@@ -156,26 +201,57 @@ describe('tenants, roles and members (production auth)', () => {
     const bob = await DiminuendoClient.connect(gw.url, { token: token('auth0|bob', 'umbrella') });
 
     // Make the owner a member row, so the last-owner rule applies to rows.
-    let list = await owner.request<any>({ type: 'manage_members', action: 'add', userId: 'auth0|boss', role: 'owner', email: 'boss@u.test' });
-    expect(list.members).toEqual([expect.objectContaining({ userId: 'auth0|boss', role: 'owner', email: 'boss@u.test' })]);
+    let list = await owner.request<any>({
+      type: 'manage_members',
+      action: 'add',
+      userId: 'auth0|boss',
+      role: 'owner',
+      email: 'boss@u.test',
+    });
+    expect(list.members).toEqual([
+      expect.objectContaining({ userId: 'auth0|boss', role: 'owner', email: 'boss@u.test' }),
+    ]);
     list = await owner.request<any>({ type: 'manage_members', action: 'add', userId: 'auth0|bob' });
     expect(list.members.find((m: any) => m.userId === 'auth0|bob').role).toBe('member');
 
-    await expect(bob.request({ type: 'delete_session', sessionId: 'whatever' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    list = await owner.request<any>({ type: 'manage_members', action: 'update_role', userId: 'auth0|bob', role: 'admin' });
+    await expect(bob.request({ type: 'delete_session', sessionId: 'whatever' })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    list = await owner.request<any>({
+      type: 'manage_members',
+      action: 'update_role',
+      userId: 'auth0|bob',
+      role: 'admin',
+    });
     expect(list.members.find((m: any) => m.userId === 'auth0|bob').role).toBe('admin');
     // Bob's live connection has the new role: delete is now allowed (and the session is simply unknown).
-    await expect(bob.request({ type: 'delete_session', sessionId: 'whatever' })).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
+    await expect(bob.request({ type: 'delete_session', sessionId: 'whatever' })).rejects.toMatchObject({
+      code: 'SESSION_NOT_FOUND',
+    });
     // An admin cannot grant owner, nor a role on a member above their own.
-    await expect(bob.request({ type: 'manage_members', action: 'add', userId: 'auth0|eve', role: 'owner' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(
+      bob.request({ type: 'manage_members', action: 'add', userId: 'auth0|eve', role: 'owner' }),
+    ).rejects.toMatchObject({ code: 'FORBIDDEN' });
     // An admin lacks member:delete.
-    await expect(bob.request({ type: 'manage_members', action: 'remove', userId: 'auth0|boss' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(
+      bob.request({ type: 'manage_members', action: 'remove', userId: 'auth0|boss' }),
+    ).rejects.toMatchObject({ code: 'FORBIDDEN' });
 
-    await expect(owner.request({ type: 'manage_members', action: 'update_role', userId: 'auth0|boss', role: 'admin' })).rejects.toMatchObject({ code: 'LAST_OWNER' });
-    await expect(owner.request({ type: 'manage_members', action: 'remove', userId: 'auth0|boss' })).rejects.toMatchObject({ code: 'LAST_OWNER' });
-    await expect(owner.request({ type: 'manage_members', action: 'remove', userId: 'auth0|nobody' })).rejects.toMatchObject({ code: 'MEMBER_NOT_FOUND' });
-    await expect(owner.request({ type: 'manage_members', action: 'update_role', userId: 'auth0|bob' } as any)).rejects.toMatchObject({ code: 'INVALID_MESSAGE' });
-    await expect(owner.request({ type: 'manage_members', action: 'add', userId: 'auth0|x', role: 'emperor' } as any)).rejects.toMatchObject({ code: 'INVALID_MESSAGE' });
+    await expect(
+      owner.request({ type: 'manage_members', action: 'update_role', userId: 'auth0|boss', role: 'admin' }),
+    ).rejects.toMatchObject({ code: 'LAST_OWNER' });
+    await expect(
+      owner.request({ type: 'manage_members', action: 'remove', userId: 'auth0|boss' }),
+    ).rejects.toMatchObject({ code: 'LAST_OWNER' });
+    await expect(
+      owner.request({ type: 'manage_members', action: 'remove', userId: 'auth0|nobody' }),
+    ).rejects.toMatchObject({ code: 'MEMBER_NOT_FOUND' });
+    await expect(
+      owner.request({ type: 'manage_members', action: 'update_role', userId: 'auth0|bob' } as any),
+    ).rejects.toMatchObject({ code: 'INVALID_MESSAGE' });
+    await expect(
+      owner.request({ type: 'manage_members', action: 'add', userId: 'auth0|x', role: 'emperor' } as any),
+    ).rejects.toMatchObject({ code: 'INVALID_MESSAGE' });
 
     list = await owner.request<any>({ type: 'manage_members', action: 'remove', userId: 'auth0|bob' });
     expect(list.members.map((m: any) => m.userId)).toEqual(['auth0|boss']);

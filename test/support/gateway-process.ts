@@ -26,7 +26,10 @@ export function tempDataDir(prefix = 'dim-'): string {
  * listens. `env` is the whole configuration: nothing leaks in from the test runner's environment
  * except PATH and HOME.
  */
-export async function startGateway(env: Record<string, string> = {}, timeoutMs = 15_000): Promise<GatewayProcess> {
+export async function startGateway(
+  env: Record<string, string> = {},
+  timeoutMs = 15_000,
+): Promise<GatewayProcess> {
   const dataDir = env.DATA_DIR ?? tempDataDir();
   const proc = spawn(process.execPath, [GATEWAY_ENTRY], {
     env: {
@@ -42,9 +45,14 @@ export async function startGateway(env: Record<string, string> = {}, timeoutMs =
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
-  const exited = new Promise<number | string>((res) => proc.on('exit', (code, sig) => res(code ?? sig ?? -1)));
+  const exited = new Promise<number | string>((res) =>
+    proc.on('exit', (code, sig) => res(code ?? sig ?? -1)),
+  );
   const port = await new Promise<number>((resolvePort, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output.join('\n')}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`gateway did not start:\n${output.join('\n')}`)),
+      timeoutMs,
+    );
     const onLine = (line: string) => {
       output.push(line);
       const m = /Gateway listening on [^:]+:(\d+)/.exec(line);
@@ -84,7 +92,9 @@ export async function startGateway(env: Record<string, string> = {}, timeoutMs =
 }
 
 /** Runs the gateway expecting it to refuse to start; resolves with its exit code and output. */
-export function runGatewayExpectingExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+export function runGatewayExpectingExit(
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((res) => {
     const proc = spawn(process.execPath, [GATEWAY_ENTRY], {
       env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', DATA_DIR: tempDataDir(), ...env },

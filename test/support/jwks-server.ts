@@ -50,17 +50,27 @@ export class JwksServer {
   /** Signs a token with the first key (or `key`), defaulting to a valid tenant-scoped access token. */
   sign(
     claims: Record<string, unknown> = {},
-    options: { key?: TestKey; audience?: string; expiresIn?: number; notBefore?: number; issuer?: string } = {},
+    options: {
+      key?: TestKey;
+      audience?: string;
+      expiresIn?: number;
+      notBefore?: number;
+      issuer?: string;
+    } = {},
   ): string {
     const key = options.key ?? this.keys[0];
-    return jwt.sign({ sub: 'auth0|user-1', email: 'user@example.com', tenant_id: 'acme', ...claims }, key.privateKey, {
-      algorithm: 'RS256',
-      keyid: key.kid,
-      issuer: options.issuer ?? this.issuer,
-      audience: options.audience ?? 'diminuendo-api',
-      expiresIn: options.expiresIn ?? 3600,
-      ...(options.notBefore !== undefined ? { notBefore: options.notBefore } : {}),
-    });
+    return jwt.sign(
+      { sub: 'auth0|user-1', email: 'user@example.com', tenant_id: 'acme', ...claims },
+      key.privateKey,
+      {
+        algorithm: 'RS256',
+        keyid: key.kid,
+        issuer: options.issuer ?? this.issuer,
+        audience: options.audience ?? 'diminuendo-api',
+        expiresIn: options.expiresIn ?? 3600,
+        ...(options.notBefore !== undefined ? { notBefore: options.notBefore } : {}),
+      },
+    );
   }
 }
 

@@ -17,7 +17,13 @@ export interface SimProcess {
 /** Starts the Podium simulator as a real process on an ephemeral loopback port. */
 export async function startPodiumSim(env: Record<string, string> = {}): Promise<SimProcess> {
   const proc = spawn(process.execPath, [SIM_ENTRY], {
-    env: { PATH: process.env.PATH ?? '', PODIUM_SIM_PORT: '0', PODIUM_SIM_API_KEY: SIM_KEY, PODIUM_SIM_TOKEN_DELAY_MS: '1', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      PODIUM_SIM_PORT: '0',
+      PODIUM_SIM_API_KEY: SIM_KEY,
+      PODIUM_SIM_TOKEN_DELAY_MS: '1',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

@@ -18,7 +18,12 @@ import { SessionsModule } from './sessions/sessions.module';
 
 @Module({
   imports: [
-    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, cache: true, load: [appConfig, authConfig, persistenceConfig, podiumConfig] }),
+    ConfigModule.forRoot({
+      isGlobal: true,
+      ignoreEnvFile: true,
+      cache: true,
+      load: [appConfig, authConfig, persistenceConfig, podiumConfig],
+    }),
     LoggingModule,
     CoreModule,
     PersistenceModule.forRootAsync({

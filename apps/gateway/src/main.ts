@@ -88,7 +88,10 @@ async function bootstrap(): Promise<void> {
   app.get(LifecycleState).listening = true;
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : appConfig.port;
-  log.info({ port }, `Gateway listening on ${appConfig.host}:${port}${appConfig.devMode ? ' (dev mode — auth bypassed)' : ''}`);
+  log.info(
+    { port },
+    `Gateway listening on ${appConfig.host}:${port}${appConfig.devMode ? ' (dev mode — auth bypassed)' : ''}`,
+  );
 }
 
 void bootstrap().catch((err: unknown) => {

@@ -71,7 +71,9 @@ export function buildAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
   const v = validateEnv(AuthEnv, env);
   const devMode = isDevMode(env);
   if (!devMode && !v.AUTH_URL) {
-    throw new ConfigValidationError(['AUTH_URL: required in production (NODE_ENV=production without DEV_MODE)']);
+    throw new ConfigValidationError([
+      'AUTH_URL: required in production (NODE_ENV=production without DEV_MODE)',
+    ]);
   }
   const base = v.AUTH_URL.replace(/\/+$/, '');
   return {

@@ -52,7 +52,8 @@ export class HttpAuthGuard extends PassportJwtGuard implements CanActivate {
       req.user = DEV_IDENTITY;
     } else if (bearer?.startsWith(API_KEY_PREFIX)) {
       req.user = await this.auth.verifyCredential(bearer).catch((err: unknown) => {
-        if (err instanceof DomainError) throw new UnauthorizedException({ code: 'AUTH_FAILED', message: err.message });
+        if (err instanceof DomainError)
+          throw new UnauthorizedException({ code: 'AUTH_FAILED', message: err.message });
         throw err;
       });
     } else if (this.config.devMode && bearer) {
@@ -71,7 +72,8 @@ export class HttpAuthGuard extends PassportJwtGuard implements CanActivate {
   }
 
   override handleRequest<T>(err: unknown, user: T): T {
-    if (err || !user) throw new UnauthorizedException({ code: 'AUTH_FAILED', message: 'Authentication failed' });
+    if (err || !user)
+      throw new UnauthorizedException({ code: 'AUTH_FAILED', message: 'Authentication failed' });
     return user;
   }
 }

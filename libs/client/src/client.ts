@@ -51,7 +51,10 @@ export class DiminuendoClient {
   maxLog = 100_000;
   readonly closed: Promise<{ code: number; reason: string }>;
   private readonly listeners = new Map<string, Set<Listener>>();
-  private readonly pending = new Map<string, { resolve: (e: Received) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<
+    string,
+    { resolve: (e: Received) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
 
   private constructor(readonly socket: WebSocket) {
     this.closed = new Promise((resolve) => {
@@ -84,7 +87,9 @@ export class DiminuendoClient {
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', reject);
-      socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      socket.once('unexpected-response', (_req, res) =>
+        reject(new Error(`upgrade refused: ${res.statusCode}`)),
+      );
     });
     client.welcome = await welcomed;
     client.clientId = (await connected).clientId;
@@ -132,7 +137,9 @@ export class DiminuendoClient {
   /** Subscribes to one event type, or to all with '*'. Returns an unsubscribe function. */
   on<T extends ServerEventType | '*'>(
     type: T,
-    listener: (event: T extends ServerEventType ? ServerEventOf<T> & { requestId?: string } : Received) => void,
+    listener: (
+      event: T extends ServerEventType ? ServerEventOf<T> & { requestId?: string } : Received,
+    ) => void,
   ): () => void {
     let set = this.listeners.get(type);
     if (!set) {

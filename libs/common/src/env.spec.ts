@@ -175,3 +175,11 @@ describe('csv', () => {
     expect(csv(['x', 1])).toEqual(['x', '1']);
   });
 });
+
+describe('isDevMode with an empty NODE_ENV', () => {
+  it('treats an empty NODE_ENV as unset (development)', () => {
+    expect(isDevMode({ NODE_ENV: '' })).toBe(true);
+    expect(isDevMode({ NODE_ENV: '', DEV_MODE: 'false' })).toBe(true);
+    expect(isDevMode({ NODE_ENV: 'production' })).toBe(false);
+  });
+});

@@ -24,7 +24,10 @@ export function validateEnv<T extends object>(cls: new () => T, env: NodeJS.Proc
   for (const [key, value] of Object.entries(env)) {
     if (value !== undefined && value !== '') raw[key] = value;
   }
-  const instance = plainToInstance(cls, raw, { enableImplicitConversion: true, excludeExtraneousValues: false });
+  const instance = plainToInstance(cls, raw, {
+    enableImplicitConversion: true,
+    excludeExtraneousValues: false,
+  });
   const errors = validateSync(instance, { skipMissingProperties: false, whitelist: false });
   if (errors.length > 0) throw new ConfigValidationError(describe(errors));
   // plainToInstance copies every variable of the environment: keep only the declared ones.
@@ -35,7 +38,15 @@ export function validateEnv<T extends object>(cls: new () => T, env: NodeJS.Proc
 }
 
 /** Booleans in env: true/false/1/0, case-insensitive; anything else is left as-is so validation fails. */
-export function parseBool({ value, obj, key }: { value: unknown; obj?: Record<string, unknown>; key?: string }): unknown {
+export function parseBool({
+  value,
+  obj,
+  key,
+}: {
+  value: unknown;
+  obj?: Record<string, unknown>;
+  key?: string;
+}): unknown {
   // Read the raw string: implicit conversion would already have turned any non-empty string into true.
   if (obj && key && key in obj) value = obj[key];
   if (typeof value === 'boolean') return value;
@@ -48,7 +59,7 @@ export function parseBool({ value, obj, key }: { value: unknown; obj?: Record<st
 /** Dev mode rule (spec README): DEV_MODE=true or NODE_ENV=development; NODE_ENV defaults to development. */
 export function isDevMode(env: NodeJS.ProcessEnv): boolean {
   const devFlag = parseBool({ value: env.DEV_MODE ?? 'false' });
-  return devFlag === true || (env.NODE_ENV ?? 'development') === 'development';
+  return devFlag === true || (env.NODE_ENV || 'development') === 'development';
 }
 
 export function csv(value: unknown): string[] {

@@ -10,7 +10,10 @@ const SECRET_PATTERNS: RegExp[] = [
 /** Redacts secrets, drops stack-like and path-like detail, and truncates to `max` characters. */
 export function sanitizeMessage(message: string, max = 500): string {
   let out = String(message).split('\n')[0];
-  for (const re of SECRET_PATTERNS) out = out.replace(re, (m, k) => (typeof k === 'string' && m.includes('=') ? `${k}=[redacted]` : '[redacted]'));
+  for (const re of SECRET_PATTERNS)
+    out = out.replace(re, (m, k) =>
+      typeof k === 'string' && m.includes('=') ? `${k}=[redacted]` : '[redacted]',
+    );
   out = out.replace(/(?:\/[\w.-]+){2,}/g, '[path]');
   return out.length > max ? `${out.slice(0, Math.max(0, max - 1))}…` : out;
 }

@@ -16,21 +16,72 @@ interface InTurn extends Sequenced {
 }
 
 // ── connection lifecycle ────────────────────────────────────────────────────
-export interface WelcomeEvent { type: 'welcome'; protocolVersion: number; requiresAuth: boolean }
-export interface ConnectedEvent { type: 'connected'; clientId: string; heartbeatIntervalMs: number; ts: number }
-export interface AuthenticatedEvent { type: 'authenticated'; identity: Identity }
-export interface HeartbeatEvent { type: 'heartbeat'; ts: number }
-export interface PongEvent { type: 'pong'; clientTs?: number; ts: number }
-export interface ServerShutdownEvent { type: 'server_shutdown'; reason: string; reconnectAfterMs?: number; ts: number }
-export interface ErrorEvent { type: 'error'; code: ErrorCode; message: string; retryAfterMs?: number }
+export interface WelcomeEvent {
+  type: 'welcome';
+  protocolVersion: number;
+  requiresAuth: boolean;
+}
+export interface ConnectedEvent {
+  type: 'connected';
+  clientId: string;
+  heartbeatIntervalMs: number;
+  ts: number;
+}
+export interface AuthenticatedEvent {
+  type: 'authenticated';
+  identity: Identity;
+}
+export interface HeartbeatEvent {
+  type: 'heartbeat';
+  ts: number;
+}
+export interface PongEvent {
+  type: 'pong';
+  clientTs?: number;
+  ts: number;
+}
+export interface ServerShutdownEvent {
+  type: 'server_shutdown';
+  reason: string;
+  reconnectAfterMs?: number;
+  ts: number;
+}
+export interface ErrorEvent {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  retryAfterMs?: number;
+}
 
 // ── session lifecycle (tenant topic + direct responses) ─────────────────────
-export interface SessionListEvent { type: 'session_list'; sessions: SessionMeta[] }
-export interface SessionCreatedEvent { type: 'session_created'; session: SessionMeta }
-export interface SessionRenamedEvent { type: 'session_renamed'; sessionId: string; name: string; session: SessionMeta }
-export interface SessionArchivedEvent { type: 'session_archived'; sessionId: string; session: SessionMeta }
-export interface SessionUnarchivedEvent { type: 'session_unarchived'; sessionId: string; session: SessionMeta }
-export interface SessionDeletedEvent { type: 'session_deleted'; sessionId: string }
+export interface SessionListEvent {
+  type: 'session_list';
+  sessions: SessionMeta[];
+}
+export interface SessionCreatedEvent {
+  type: 'session_created';
+  session: SessionMeta;
+}
+export interface SessionRenamedEvent {
+  type: 'session_renamed';
+  sessionId: string;
+  name: string;
+  session: SessionMeta;
+}
+export interface SessionArchivedEvent {
+  type: 'session_archived';
+  sessionId: string;
+  session: SessionMeta;
+}
+export interface SessionUnarchivedEvent {
+  type: 'session_unarchived';
+  sessionId: string;
+  session: SessionMeta;
+}
+export interface SessionDeletedEvent {
+  type: 'session_deleted';
+  sessionId: string;
+}
 export interface SessionStateEvent extends Sequenced {
   type: 'session_state';
   state: SessionState;
@@ -39,7 +90,11 @@ export interface SessionStateEvent extends Sequenced {
 }
 
 // ── session interaction ─────────────────────────────────────────────────────
-export interface ActiveTurn { turnId: string; startedAt: number; text: string }
+export interface ActiveTurn {
+  turnId: string;
+  startedAt: number;
+  text: string;
+}
 export interface StateSnapshotEvent {
   type: 'state_snapshot';
   sessionId: string;
@@ -49,25 +104,69 @@ export interface StateSnapshotEvent {
   pendingRequest: QuestionRequestedEvent | PermissionRequestedEvent | null;
   recentMessages: HistoryMessage[];
 }
-export interface SessionLeftEvent { type: 'session_left'; sessionId: string }
-export interface UserMessageEvent extends InTurn { type: 'user_message'; text: string; userId: string }
-export interface SteerSentEvent extends InTurn { type: 'steer_sent'; text: string; userId: string }
+export interface SessionLeftEvent {
+  type: 'session_left';
+  sessionId: string;
+}
+export interface UserMessageEvent extends InTurn {
+  type: 'user_message';
+  text: string;
+  userId: string;
+}
+export interface SteerSentEvent extends InTurn {
+  type: 'steer_sent';
+  text: string;
+  userId: string;
+}
 
 // ── turns ───────────────────────────────────────────────────────────────────
-export interface TurnStartedEvent extends InTurn { type: 'turn_started'; clientTurnId?: string; text?: string }
-export interface TurnCompleteEvent extends InTurn { type: 'turn_complete'; finalText: string }
-export interface TurnErrorEvent extends InTurn { type: 'turn_error'; code: string; message: string }
-export interface TurnStoppedEvent extends InTurn { type: 'turn_stopped' }
-export interface TextDeltaEvent extends InTurn { type: 'text_delta'; text: string }
+export interface TurnStartedEvent extends InTurn {
+  type: 'turn_started';
+  clientTurnId?: string;
+  text?: string;
+}
+export interface TurnCompleteEvent extends InTurn {
+  type: 'turn_complete';
+  finalText: string;
+}
+export interface TurnErrorEvent extends InTurn {
+  type: 'turn_error';
+  code: string;
+  message: string;
+}
+export interface TurnStoppedEvent extends InTurn {
+  type: 'turn_stopped';
+}
+export interface TextDeltaEvent extends InTurn {
+  type: 'text_delta';
+  text: string;
+}
 
 // ── thinking ────────────────────────────────────────────────────────────────
-export interface ThinkingStartEvent extends InTurn { type: 'thinking.start' }
-export interface ThinkingProgressEvent extends InTurn { type: 'thinking.progress'; text: string }
-export interface ThinkingCompleteEvent extends InTurn { type: 'thinking.complete'; text: string; durationMs?: number }
+export interface ThinkingStartEvent extends InTurn {
+  type: 'thinking.start';
+}
+export interface ThinkingProgressEvent extends InTurn {
+  type: 'thinking.progress';
+  text: string;
+}
+export interface ThinkingCompleteEvent extends InTurn {
+  type: 'thinking.complete';
+  text: string;
+  durationMs?: number;
+}
 
 // ── tools ───────────────────────────────────────────────────────────────────
-export interface ToolCallStartEvent extends InTurn { type: 'tool_call_start'; toolCallId: string; toolName: string }
-export interface ToolCallDeltaEvent extends InTurn { type: 'tool_call_delta'; toolCallId: string; delta: string }
+export interface ToolCallStartEvent extends InTurn {
+  type: 'tool_call_start';
+  toolCallId: string;
+  toolName: string;
+}
+export interface ToolCallDeltaEvent extends InTurn {
+  type: 'tool_call_delta';
+  toolCallId: string;
+  delta: string;
+}
 export interface ToolCallEvent extends InTurn {
   type: 'tool_call';
   toolCallId: string;
@@ -82,11 +181,24 @@ export interface ToolResultEvent extends InTurn {
   isError?: boolean;
   durationMs?: number;
 }
-export interface ToolErrorEvent extends InTurn { type: 'tool_error'; toolCallId: string; error: string }
+export interface ToolErrorEvent extends InTurn {
+  type: 'tool_error';
+  toolCallId: string;
+  error: string;
+}
 
 // ── interactive ─────────────────────────────────────────────────────────────
-export interface Question { id: string; question: string; options?: string[]; multiSelect?: boolean }
-export interface QuestionRequestedEvent extends InTurn { type: 'question_requested'; requestId: string; questions: Question[] }
+export interface Question {
+  id: string;
+  question: string;
+  options?: string[];
+  multiSelect?: boolean;
+}
+export interface QuestionRequestedEvent extends InTurn {
+  type: 'question_requested';
+  requestId: string;
+  questions: Question[];
+}
 export interface PermissionRequestedEvent extends InTurn {
   type: 'permission_requested';
   requestId: string;
@@ -118,7 +230,12 @@ export interface TerminalCompleteEvent extends InTurn {
   exitCode: number;
   output?: string;
 }
-export interface SandboxInitEvent extends Sequenced { type: 'sandbox_init'; turnId?: string; provider?: string; sandboxId?: string }
+export interface SandboxInitEvent extends Sequenced {
+  type: 'sandbox_init';
+  turnId?: string;
+  provider?: string;
+  sandboxId?: string;
+}
 export interface SandboxProvisioningEvent extends Sequenced {
   type: 'sandbox_provisioning';
   turnId?: string;
@@ -126,8 +243,17 @@ export interface SandboxProvisioningEvent extends Sequenced {
   message?: string;
   sandboxId?: string;
 }
-export interface SandboxReadyEvent extends Sequenced { type: 'sandbox_ready'; turnId?: string; sandboxId?: string }
-export interface SandboxRemovedEvent extends Sequenced { type: 'sandbox_removed'; turnId?: string; reason?: string; sandboxId?: string }
+export interface SandboxReadyEvent extends Sequenced {
+  type: 'sandbox_ready';
+  turnId?: string;
+  sandboxId?: string;
+}
+export interface SandboxRemovedEvent extends Sequenced {
+  type: 'sandbox_removed';
+  turnId?: string;
+  reason?: string;
+  sandboxId?: string;
+}
 export interface FileChangedEvent extends Sequenced {
   type: 'file_changed';
   turnId?: string;
@@ -147,10 +273,32 @@ export interface UsageUpdateEvent extends InTurn {
 }
 
 // ── responses ───────────────────────────────────────────────────────────────
-export interface HistoryEvent { type: 'history'; sessionId: string; messages: HistoryMessage[]; hasMore: boolean }
-export interface EventsEvent { type: 'events'; sessionId: string; events: SessionEvent[]; lastSeq: number; hasMore: boolean }
-export interface FileEntry { path: string; name: string; type: 'file' | 'directory'; size?: number; modifiedAt?: number }
-export interface FileListEvent { type: 'file_list'; sessionId: string; path: string; entries: FileEntry[] }
+export interface HistoryEvent {
+  type: 'history';
+  sessionId: string;
+  messages: HistoryMessage[];
+  hasMore: boolean;
+}
+export interface EventsEvent {
+  type: 'events';
+  sessionId: string;
+  events: SessionEvent[];
+  lastSeq: number;
+  hasMore: boolean;
+}
+export interface FileEntry {
+  path: string;
+  name: string;
+  type: 'file' | 'directory';
+  size?: number;
+  modifiedAt?: number;
+}
+export interface FileListEvent {
+  type: 'file_list';
+  sessionId: string;
+  path: string;
+  entries: FileEntry[];
+}
 export interface FileContentEvent {
   type: 'file_content';
   sessionId: string;
@@ -160,9 +308,22 @@ export interface FileContentEvent {
   size: number;
   iteration?: number;
 }
-export interface FileIteration { iteration: number; timestamp: number; size: number; hash: string }
-export interface FileHistoryEvent { type: 'file_history'; sessionId: string; path: string; iterations: FileIteration[] }
-export interface MemberListEvent { type: 'member_list'; members: Member[] }
+export interface FileIteration {
+  iteration: number;
+  timestamp: number;
+  size: number;
+  hash: string;
+}
+export interface FileHistoryEvent {
+  type: 'file_history';
+  sessionId: string;
+  path: string;
+  iterations: FileIteration[];
+}
+export interface MemberListEvent {
+  type: 'member_list';
+  members: Member[];
+}
 
 /** Events produced inside a session by the pipeline: they carry `seq` and `ts`. */
 export type SessionEvent =

@@ -431,3 +431,15 @@ describe('isClientMessageType', () => {
     (t) => expect(isClientMessageType(t)).toBe(false),
   );
 });
+
+describe('permissionFor fails closed', () => {
+  it.each(['constructor', 'toString', '__proto__', 'no_such'])(
+    'unknown type %s needs tenant:admin',
+    (type) => {
+      expect(permissionFor({ type })).toBe('tenant:admin');
+    },
+  );
+  it('an unknown manage_members action needs tenant:admin', () => {
+    expect(permissionFor({ type: 'manage_members', action: 'constructor' })).toBe('tenant:admin');
+  });
+});

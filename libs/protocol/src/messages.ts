@@ -25,8 +25,16 @@ export const MAX_PATH_LENGTH = 4096;
 export abstract class ClientMessageBase {
   abstract readonly type: string;
 
-  @IsOptional()
+  /**
+   * Correlation id, echoed on the direct response and on any error. Optional, except on
+   * answer_question, where it is the id of the pending question or permission being answered.
+   */
+  @ValidateIf(
+    (o: ClientMessageBase) =>
+      o.type === 'answer_question' || (o.requestId !== undefined && o.requestId !== null),
+  )
   @IsString()
+  @IsNotEmpty()
   @MaxLength(MAX_ID_LENGTH)
   requestId?: string;
 }
@@ -138,11 +146,7 @@ export class SteerMessage extends SessionScoped {
 
 export class AnswerQuestionMessage extends SessionScoped {
   readonly type = 'answer_question' as const;
-  /** The pending question's or permission's id; it doubles as the correlation id of this message. */
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(MAX_ID_LENGTH)
-  declare requestId: string;
+  // `requestId` (required here, see ClientMessageBase) names the pending question or permission.
   /** questionId → answer, or a single free-text answer. */
   @IsOptional()
   @ValidateIf((_o, v) => typeof v !== 'string')
@@ -285,7 +289,9 @@ export function isClientMessageType(type: unknown): type is ClientMessageType {
 export const PRE_AUTH_MESSAGES: ReadonlySet<ClientMessageType> = new Set(['authenticate', 'ping']);
 
 /** Permission each message needs (protocol.md §6.3); manage_members depends on its action. */
-export const MESSAGE_PERMISSIONS: Readonly<Record<Exclude<ClientMessageType, 'manage_members'>, Permission | null>> = {
+export const MESSAGE_PERMISSIONS: Readonly<
+  Record<Exclude<ClientMessageType, 'manage_members'>, Permission | null>
+> = {
   authenticate: null,
   ping: null,
   list_sessions: 'session:read',
@@ -315,9 +321,18 @@ export const MEMBER_ACTION_PERMISSIONS: Readonly<Record<MemberAction, Permission
   remove: 'member:delete',
 };
 
+/**
+ * The permission a message needs. Fails closed: an unknown type or action needs `tenant:admin`
+ * (the transport never lets one through; this guards against future mistakes).
+ */
 export function permissionFor(message: { type: string; action?: string }): Permission | null {
+  const own = (table: object, key: unknown) =>
+    typeof key === 'string' && Object.prototype.hasOwnProperty.call(table, key);
   if (message.type === 'manage_members') {
-    return MEMBER_ACTION_PERMISSIONS[message.action as MemberAction] ?? 'member:write';
+    return own(MEMBER_ACTION_PERMISSIONS, message.action)
+      ? MEMBER_ACTION_PERMISSIONS[message.action as MemberAction]
+      : 'tenant:admin';
   }
-  return MESSAGE_PERMISSIONS[message.type as Exclude<ClientMessageType, 'manage_members'>] ?? null;
+  if (!own(MESSAGE_PERMISSIONS, message.type)) return 'tenant:admin';
+  return MESSAGE_PERMISSIONS[message.type as Exclude<ClientMessageType, 'manage_members'>];
 }

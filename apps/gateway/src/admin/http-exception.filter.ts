@@ -39,7 +39,9 @@ export class HttpErrorFilter implements ExceptionFilter {
     const res = host.switchToHttp().getResponse<Response>();
     if (exception instanceof DomainError) {
       const statusCode = STATUS[exception.code] ?? 400;
-      res.status(statusCode).json({ statusCode, code: exception.code, message: exception.message, ...exception.hints });
+      res
+        .status(statusCode)
+        .json({ statusCode, code: exception.code, message: exception.message, ...exception.hints });
       return;
     }
     if (exception instanceof HttpException) {
@@ -52,8 +54,12 @@ export class HttpErrorFilter implements ExceptionFilter {
       }
       const obj = (typeof body === 'object' && body ? body : { message: body }) as Record<string, unknown>;
       const code = typeof obj.code === 'string' ? obj.code : (HTTP_CODES[statusCode] ?? 'ERROR');
-      const message = Array.isArray(obj.message) ? obj.message.join('; ') : String(obj.message ?? exception.message);
-      res.status(statusCode).json({ statusCode, code, message, ...(obj.details ? { details: obj.details } : {}) });
+      const message = Array.isArray(obj.message)
+        ? obj.message.join('; ')
+        : String(obj.message ?? exception.message);
+      res
+        .status(statusCode)
+        .json({ statusCode, code, message, ...(obj.details ? { details: obj.details } : {}) });
       return;
     }
     this.logger.error(exception);

@@ -7,6 +7,11 @@ import { CurrentIdentity, HttpAuthGuard, type AuthIdentity } from '@app/auth';
 export class MeController {
   @Get()
   me(@CurrentIdentity() identity: AuthIdentity) {
-    return { userId: identity.userId, email: identity.email, tenantId: identity.tenantId, role: identity.role };
+    return {
+      userId: identity.userId,
+      email: identity.email,
+      tenantId: identity.tenantId,
+      role: identity.role,
+    };
   }
 }

@@ -10,7 +10,12 @@ import { buildAppConfig } from './app.config';
  */
 export function assertValidConfig(env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
-  for (const build of [() => buildAppConfig(env), () => buildAuthConfig(env), () => persistenceConfig(), () => podiumConfig()]) {
+  for (const build of [
+    () => buildAppConfig(env),
+    () => buildAuthConfig(env),
+    () => persistenceConfig(),
+    () => podiumConfig(),
+  ]) {
     try {
       build();
     } catch (err) {

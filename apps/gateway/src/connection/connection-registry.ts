@@ -39,7 +39,7 @@ export class ConnectionRegistry {
 
 /** The Connection of the socket that sent the current message. */
 export const Conn = createParamDecorator(
-  (_data: unknown, ctx: ExecutionContext): Connection => (ctx.switchToWs().getClient<Tagged>()[CONNECTION])!,
+  (_data: unknown, ctx: ExecutionContext): Connection => ctx.switchToWs().getClient<Tagged>()[CONNECTION]!,
 );
 
 /** The authenticated Connection (MessageGuard has already refused unauthenticated sockets). */

@@ -1,5 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import { MessageBody, SubscribeMessage, type OnGatewayConnection, type OnGatewayDisconnect } from '@nestjs/websockets';
+import {
+  MessageBody,
+  SubscribeMessage,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+} from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
 import { AuthenticateMessage, PingMessage, type AuthenticatedEvent, type PongEvent } from '@app/protocol';
 import { Conn } from './connection-registry';
@@ -21,12 +26,19 @@ export class ConnectionGateway implements OnGatewayConnection, OnGatewayDisconne
   }
 
   @SubscribeMessage('authenticate')
-  authenticate(@Conn() conn: Connection, @MessageBody() msg: AuthenticateMessage): Promise<AuthenticatedEvent> {
+  authenticate(
+    @Conn() conn: Connection,
+    @MessageBody() msg: AuthenticateMessage,
+  ): Promise<AuthenticatedEvent> {
     return this.connections.authenticate(conn, msg.token);
   }
 
   @SubscribeMessage('ping')
   ping(@MessageBody() msg: PingMessage): PongEvent {
-    return { type: 'pong', ...(msg.clientTs !== undefined ? { clientTs: msg.clientTs } : {}), ts: Date.now() };
+    return {
+      type: 'pong',
+      ...(msg.clientTs !== undefined ? { clientTs: msg.clientTs } : {}),
+      ts: Date.now(),
+    };
   }
 }

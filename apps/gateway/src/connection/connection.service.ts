@@ -6,7 +6,12 @@ import { PinoLogger } from 'nestjs-pino';
 import type { WebSocket } from 'ws';
 import { AuthService, OriginPolicy, type AuthIdentity } from '@app/auth';
 import { TenantRegistry } from '@app/persistence';
-import { CloseCode, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, type AuthenticatedEvent } from '@app/protocol';
+import {
+  CloseCode,
+  PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type AuthenticatedEvent,
+} from '@app/protocol';
 import type { AllConfig, AppConfig } from '../config';
 import { Broadcaster, tenantTopic } from '../events/broadcaster';
 import { Connection } from './connection';
@@ -70,11 +75,19 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     const devMode = this.auth.devMode;
     conn.send({ type: 'welcome', protocolVersion: conn.protocolVersion, requiresAuth: !devMode });
     if (negotiated === null) {
-      conn.sendError('PROTOCOL_VERSION_MISMATCH', `Supported protocol versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`);
+      conn.sendError(
+        'PROTOCOL_VERSION_MISMATCH',
+        `Supported protocol versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`,
+      );
       conn.close(CloseCode.PROTOCOL_ERROR, 'protocol version mismatch');
       return conn;
     }
-    conn.send({ type: 'connected', clientId: id, heartbeatIntervalMs: this.app.ws.heartbeatIntervalMs, ts: Date.now() });
+    conn.send({
+      type: 'connected',
+      clientId: id,
+      heartbeatIntervalMs: this.app.ws.heartbeatIntervalMs,
+      ts: Date.now(),
+    });
     if (devMode) {
       void this.auth.authenticate('dev', ip).then((identity) => {
         this.bind(conn, identity);
@@ -140,9 +153,15 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     }
     conn.identity = identity;
     if (conn.authDeadline) clearTimeout(conn.authDeadline);
-    conn.log = this.logger.logger.child({ connId: conn.id, tenantId: identity.tenantId, userId: identity.userId });
+    conn.log = this.logger.logger.child({
+      connId: conn.id,
+      tenantId: identity.tenantId,
+      userId: identity.userId,
+    });
     this.broadcaster.subscribe(tenantTopic(identity.tenantId), conn);
-    void this.tenants.ensure(identity.tenantId).catch((err) => conn.log.error({ err }, 'tenant registry unavailable'));
+    void this.tenants
+      .ensure(identity.tenantId)
+      .catch((err) => conn.log.error({ err }, 'tenant registry unavailable'));
     conn.log.info({ via: identity.via, role: identity.role }, 'authenticated');
   }
 

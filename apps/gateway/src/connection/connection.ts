@@ -57,7 +57,12 @@ export class Connection {
     this.sendFrame(JSON.stringify(requestId === undefined ? event : { ...event, requestId }), false);
   }
 
-  sendError(code: ErrorCode, message: string, requestId?: string, hints: { retryAfterMs?: number } = {}): void {
+  sendError(
+    code: ErrorCode,
+    message: string,
+    requestId?: string,
+    hints: { retryAfterMs?: number } = {},
+  ): void {
     this.send({ type: 'error', code, message, ...hints }, requestId);
   }
 

@@ -497,3 +497,34 @@ describe('FramePipeline fuzz', () => {
     for (const outcome of ['ok', ...TRANSPORT_CODES]) expect(counts[outcome] ?? 0).toBeGreaterThan(0);
   });
 });
+
+describe('FramePipeline: fixed edge cases', () => {
+  const pipeline = new FramePipeline(1024 * 1024);
+  const accept = (obj: unknown) => pipeline.accept(Buffer.from(JSON.stringify(obj)), false, () => 0);
+
+  it('requires the requestId of answer_question (the pending request it answers)', () => {
+    expect(accept({ type: 'answer_question', sessionId: 's1' })).toMatchObject({
+      ok: false,
+      code: 'INVALID_MESSAGE',
+    });
+    expect(accept({ type: 'answer_question', sessionId: 's1', requestId: null })).toMatchObject({
+      ok: false,
+      code: 'INVALID_MESSAGE',
+    });
+    expect(
+      accept({ type: 'answer_question', sessionId: 's1', requestId: 'q1', answers: 'yes' }),
+    ).toMatchObject({ ok: true });
+  });
+
+  it("ignores fields named after Object's own methods", () => {
+    const r = accept({ type: 'ping', hasOwnProperty: 1, isPrototypeOf: 2, __defineGetter__: 3, clientTs: 5 });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const msg = r.message as unknown as Record<string, unknown>;
+    expect(Object.prototype.hasOwnProperty.call(msg, 'hasOwnProperty')).toBe(false);
+    expect(Object.prototype.hasOwnProperty.call(msg, 'isPrototypeOf')).toBe(false);
+    expect(Object.prototype.hasOwnProperty.call(msg, '__defineGetter__')).toBe(false);
+    expect(msg.clientTs).toBe(5);
+    expect(typeof msg.hasOwnProperty).toBe('function');
+  });
+});

@@ -1,12 +1,23 @@
 import { isUtf8 } from 'node:buffer';
-import { validateSync } from 'class-validator';
+import { getMetadataStorage, validateSync } from 'class-validator';
 import { CLIENT_MESSAGES, isClientMessageType, type ClientMessage, type ErrorCode } from '@app/protocol';
 
 export type FrameResult =
   | { ok: true; message: ClientMessage }
   | { ok: false; code: ErrorCode; message: string; requestId?: string; retryAfterMs?: number };
 
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const declaredKeys = new Map<unknown, ReadonlySet<string>>();
+
+/** The properties a DTO class declares validation for: the only keys copied from the frame. */
+function keysOf(cls: new () => unknown): ReadonlySet<string> {
+  let keys = declaredKeys.get(cls);
+  if (!keys) {
+    const metas = getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false);
+    keys = new Set(metas.map((m) => m.propertyName).filter((k) => k !== '__proto__' && k !== 'constructor'));
+    declaredKeys.set(cls, keys);
+  }
+  return keys;
+}
 
 /**
  * The transport layer, in the order of architecture.md §4: size (before parsing) → per-connection rate
@@ -20,7 +31,8 @@ export class FramePipeline {
       return { ok: false, code: 'MESSAGE_TOO_LARGE', message: `Message exceeds ${this.maxBytes} bytes` };
     }
     const wait = rateWait();
-    if (wait > 0) return { ok: false, code: 'RATE_LIMITED', message: 'Too many messages; slow down', retryAfterMs: wait };
+    if (wait > 0)
+      return { ok: false, code: 'RATE_LIMITED', message: 'Too many messages; slow down', retryAfterMs: wait };
     if (isBinary) return { ok: false, code: 'INVALID_MESSAGE', message: 'Binary frames are not accepted' };
     if (!isUtf8(data)) return { ok: false, code: 'INVALID_JSON', message: 'Frame is not valid UTF-8' };
     let parsed: unknown;
@@ -37,23 +49,25 @@ export class FramePipeline {
       return { ok: false, code: 'INVALID_MESSAGE', message: 'A message must be a JSON object' };
     }
     const raw = parsed as Record<string, unknown>;
-    const requestId = typeof raw.requestId === 'string' && raw.requestId.length <= 128 ? raw.requestId : undefined;
+    const requestId =
+      typeof raw.requestId === 'string' && raw.requestId.length <= 128 ? raw.requestId : undefined;
     if (!isClientMessageType(raw.type)) {
       const shown = typeof raw.type === 'string' ? `"${raw.type.slice(0, 64)}"` : 'missing';
       return { ok: false, code: 'INVALID_MESSAGE', message: `Unknown message type ${shown}`, requestId };
     }
-    const dto = new CLIENT_MESSAGES[raw.type]() as unknown as Record<string, unknown>;
-    for (const key of Object.keys(raw)) {
-      if (!FORBIDDEN_KEYS.has(key) && key !== 'type') dto[key] = raw[key];
+    const cls = CLIENT_MESSAGES[raw.type];
+    const dto = new cls() as unknown as Record<string, unknown>;
+    // Only declared fields are copied: unknown ones (including `__proto__` and names of Object's own
+    // methods) are ignored, as the protocol says.
+    for (const key of keysOf(cls)) {
+      if (Object.prototype.hasOwnProperty.call(raw, key)) dto[key] = raw[key];
     }
-    const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: false });
+    const errors = validateSync(dto, { forbidUnknownValues: false });
     if (errors.length > 0) {
       const first = errors[0];
       const why = Object.values(first.constraints ?? {})[0] ?? 'is invalid';
       return { ok: false, code: 'INVALID_MESSAGE', message: `${raw.type}: ${why}`.slice(0, 300), requestId };
     }
-    // `whitelist` strips undecorated properties, the discriminator among them.
-    dto.type = raw.type;
     return { ok: true, message: dto as unknown as ClientMessage };
   }
 }

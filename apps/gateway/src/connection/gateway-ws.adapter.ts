@@ -65,7 +65,9 @@ export class GatewayWsAdapter extends WsAdapter {
       map = new Map();
       this.dispatch.set(client, map);
       const table = map;
-      client.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(client, data, isBinary, table, transform));
+      client.on('message', (data: Buffer, isBinary: boolean) =>
+        this.onFrame(client, data, isBinary, table, transform),
+      );
     }
     for (const h of handlers) map.set(h.message as string, h);
   }
@@ -82,7 +84,12 @@ export class GatewayWsAdapter extends WsAdapter {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     const result = this.opts.frames.accept(buf, isBinary, () => conn.rate.hit());
     if (!result.ok) {
-      conn.sendError(result.code, result.message, result.requestId, result.retryAfterMs ? { retryAfterMs: result.retryAfterMs } : {});
+      conn.sendError(
+        result.code,
+        result.message,
+        result.requestId,
+        result.retryAfterMs ? { retryAfterMs: result.retryAfterMs } : {},
+      );
       return;
     }
     const message: ClientMessage = result.message;

@@ -1,6 +1,13 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { WebSocket } from 'ws';
-import { can, DomainError, ForbiddenError, permissionFor, PRE_AUTH_MESSAGES, type ClientMessage } from '@app/protocol';
+import {
+  can,
+  DomainError,
+  ForbiddenError,
+  permissionFor,
+  PRE_AUTH_MESSAGES,
+  type ClientMessage,
+} from '@app/protocol';
 import { ConnectionRegistry } from './connection-registry';
 
 /**

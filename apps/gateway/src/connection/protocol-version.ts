@@ -8,7 +8,7 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '@app/protocol';
 export function negotiateProtocolVersion(url: string | undefined): number | null {
   const query = new URL(url ?? '/', 'http://x').searchParams;
   const raw = query.get('protocolVersions') ?? query.get('protocolVersion');
-  if (raw === null) return 1;
+  if (raw === null || raw.trim() === '') return 1;
   const wanted = raw
     .split(',')
     .map((s) => Number(s.trim()))

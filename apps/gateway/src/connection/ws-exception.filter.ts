@@ -28,7 +28,12 @@ export class WsErrorFilter implements WsExceptionFilter {
     const data = ws.getData<{ requestId?: string; type?: string } | undefined>();
     const requestId = typeof data?.requestId === 'string' ? data.requestId : undefined;
     if (exception instanceof DomainError) {
-      conn.sendError(exception.code, sanitizeMessage(exception.message, this.maxChars), requestId, exception.hints);
+      conn.sendError(
+        exception.code,
+        sanitizeMessage(exception.message, this.maxChars),
+        requestId,
+        exception.hints,
+      );
       return;
     }
     conn.log.error({ err: exception, type: data?.type }, 'message handler failed');

@@ -50,7 +50,12 @@ export class EventPipeline {
         continue;
       }
       try {
-        handler.handle({ active, event: m.event, mapped: m, publish: (e) => this.publisher.publish(active, e) });
+        handler.handle({
+          active,
+          event: m.event,
+          mapped: m,
+          publish: (e) => this.publisher.publish(active, e),
+        });
       } catch (err) {
         this.logger.error(`handler for ${m.event.type} failed: ${(err as Error).message}`);
       }

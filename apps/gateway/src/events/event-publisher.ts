@@ -83,7 +83,13 @@ export class EventPublisher {
       this.store.enqueue({
         table: 'events',
         sessionId: active.sessionId,
-        row: { seq, type: full.type, turnId: 'turnId' in full ? (full.turnId ?? null) : null, payload: frame, ts },
+        row: {
+          seq,
+          type: full.type,
+          turnId: 'turnId' in full ? (full.turnId ?? null) : null,
+          payload: frame,
+          ts,
+        },
       });
     }
     this.stats.published++;
@@ -96,7 +102,9 @@ export class EventPublisher {
     });
     if (target.directTo) {
       target.directTo.sendFrame(
-        target.requestId === undefined ? frame : `${frame.slice(0, -1)},"requestId":${JSON.stringify(target.requestId)}}`,
+        target.requestId === undefined
+          ? frame
+          : `${frame.slice(0, -1)},"requestId":${JSON.stringify(target.requestId)}}`,
         false,
       );
     }
@@ -110,7 +118,9 @@ export class EventPublisher {
         await this.registry.updateSession(active.tenantId, active.sessionId, { lastSeq: next });
         active.reservedSeq = next;
       } catch (err) {
-        this.logger.error(`seq reservation for session ${active.sessionId} failed: ${(err as Error).message}`);
+        this.logger.error(
+          `seq reservation for session ${active.sessionId} failed: ${(err as Error).message}`,
+        );
       } finally {
         active.reserving = undefined;
       }

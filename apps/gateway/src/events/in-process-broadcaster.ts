@@ -24,7 +24,8 @@ export class InProcessBroadcaster extends Broadcaster {
   }
 
   publish(topic: string, event: ServerEvent, options: PublishOptions = {}): void {
-    if (!this.subscribers.has(topic) && !(options.alsoTopic && this.subscribers.has(options.alsoTopic))) return;
+    if (!this.subscribers.has(topic) && !(options.alsoTopic && this.subscribers.has(options.alsoTopic)))
+      return;
     this.publishFrame(topic, JSON.stringify(event), options);
   }
 

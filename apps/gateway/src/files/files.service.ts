@@ -43,7 +43,12 @@ export class FilesService {
     }));
   }
 
-  async atIteration(identity: AuthIdentity, sessionId: string, path: string, iteration: number): Promise<FileContentEvent> {
+  async atIteration(
+    identity: AuthIdentity,
+    sessionId: string,
+    path: string,
+    iteration: number,
+  ): Promise<FileContentEvent> {
     return this.withInstance(identity, sessionId, async (id, instanceId) => ({
       type: 'file_content',
       sessionId: id,
@@ -52,7 +57,11 @@ export class FilesService {
     }));
   }
 
-  private async withInstance<T>(identity: AuthIdentity, sessionId: string, fn: (id: string, instanceId: string) => Promise<T>): Promise<T> {
+  private async withInstance<T>(
+    identity: AuthIdentity,
+    sessionId: string,
+    fn: (id: string, instanceId: string) => Promise<T>,
+  ): Promise<T> {
     const row = await this.sessions.require(identity.tenantId, sessionId);
     const active = await this.runtime.ensureLive(identity.tenantId, row);
     if (!active.instanceId) throw new DomainError('AGENT_UNAVAILABLE');

@@ -52,7 +52,10 @@ export class HealthController {
     return this.lifecycle.draining ? check.down({ state: 'shutting_down' }) : check.up({ state: 'running' });
   }
 
-  private async run(res: Response, checks: Parameters<HealthCheckService['check']>[0]): Promise<HealthCheckResult> {
+  private async run(
+    res: Response,
+    checks: Parameters<HealthCheckService['check']>[0],
+  ): Promise<HealthCheckResult> {
     try {
       return await this.health.check(checks);
     } catch (err) {

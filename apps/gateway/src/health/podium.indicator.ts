@@ -32,7 +32,9 @@ export class PodiumIndicator implements OnModuleInit, OnModuleDestroy {
   }
 
   private async probe() {
-    const result = await this.podium.probe().catch((err: Error) => ({ ok: false, latencyMs: 0, error: err.message }));
+    const result = await this.podium
+      .probe()
+      .catch((err: Error) => ({ ok: false, latencyMs: 0, error: err.message }));
     this.last = { ...result, checkedAt: Date.now() };
     return this.last;
   }

@@ -51,7 +51,12 @@ export class LifecycleService implements BeforeApplicationShutdown {
     this.armGuard();
     this.state.draining = true;
     this.logger.info({ signal }, 'shutdown: draining');
-    const frame = JSON.stringify({ type: 'server_shutdown', reason: 'deployment', reconnectAfterMs: 1000, ts: Date.now() });
+    const frame = JSON.stringify({
+      type: 'server_shutdown',
+      reason: 'deployment',
+      reconnectAfterMs: 1000,
+      ts: Date.now(),
+    });
     let notified = 0;
     for (const conn of this.connections.values()) if (conn.sendFrame(frame, false)) notified++;
     this.logger.info({ notified }, 'shutdown: server_shutdown sent');

@@ -43,7 +43,12 @@ export function pinoOptions(level: LogLevel, devMode: boolean): Options {
       ? {
           transport: {
             target: 'pino-pretty',
-            options: { singleLine: true, translateTime: 'HH:MM:ss.l', messageKey: 'message', ignore: 'pid,hostname' },
+            options: {
+              singleLine: true,
+              translateTime: 'HH:MM:ss.l',
+              messageKey: 'message',
+              ignore: 'pid,hostname',
+            },
           },
         }
       : {}),

@@ -10,7 +10,10 @@ export class MembersGateway {
   constructor(private readonly members: MembersService) {}
 
   @SubscribeMessage('manage_members')
-  async manage(@Conn() conn: AuthedConnection, @MessageBody() msg: ManageMembersMessage): Promise<MemberListEvent> {
+  async manage(
+    @Conn() conn: AuthedConnection,
+    @MessageBody() msg: ManageMembersMessage,
+  ): Promise<MemberListEvent> {
     const actor = conn.identity;
     switch (msg.action) {
       case 'add':

@@ -1,7 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthIdentity } from '@app/auth';
 import { MemberRow, TenantRegistry } from '@app/persistence';
-import { can, DomainError, ForbiddenError, ROLE_RANK, type Member, type MemberListEvent, type Role } from '@app/protocol';
+import {
+  can,
+  DomainError,
+  ForbiddenError,
+  ROLE_RANK,
+  type Member,
+  type MemberListEvent,
+  type Role,
+} from '@app/protocol';
 import { ConnectionService } from '../connection/connection.service';
 
 /**
@@ -76,8 +84,10 @@ export class MembersService {
   }
 
   private assertMayGrant(actor: AuthIdentity, role: Role): void {
-    if (ROLE_RANK[role] > ROLE_RANK[actor.role]) throw new ForbiddenError('You cannot grant a role above your own');
-    if (role === 'owner' && !can(actor.role, 'tenant:admin')) throw new ForbiddenError('Only an owner can manage owners');
+    if (ROLE_RANK[role] > ROLE_RANK[actor.role])
+      throw new ForbiddenError('You cannot grant a role above your own');
+    if (role === 'owner' && !can(actor.role, 'tenant:admin'))
+      throw new ForbiddenError('Only an owner can manage owners');
   }
 
   private async assertNotLastOwner(

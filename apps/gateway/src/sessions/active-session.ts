@@ -1,6 +1,11 @@
 import type { PodiumConnection } from '@app/podium';
 import type { SessionId, TenantId } from '@app/common';
-import type { PermissionRequestedEvent, QuestionRequestedEvent, SessionState, UnsequencedEvent } from '@app/protocol';
+import type {
+  PermissionRequestedEvent,
+  QuestionRequestedEvent,
+  SessionState,
+  UnsequencedEvent,
+} from '@app/protocol';
 import type { Connection } from '../connection/connection';
 
 export interface TurnUsage {

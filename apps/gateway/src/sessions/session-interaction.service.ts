@@ -3,7 +3,13 @@ import { ConfigService } from '@nestjs/config';
 import type { SessionId } from '@app/common';
 import type { AuthIdentity } from '@app/auth';
 import { SessionStore, TenantRegistry, type StoredMessage } from '@app/persistence';
-import type { EventsEvent, HistoryEvent, HistoryMessage, SessionLeftEvent, StateSnapshotEvent } from '@app/protocol';
+import type {
+  EventsEvent,
+  HistoryEvent,
+  HistoryMessage,
+  SessionLeftEvent,
+  StateSnapshotEvent,
+} from '@app/protocol';
 import type { AllConfig } from '../config';
 import type { Connection } from '../connection/connection';
 import { Broadcaster, sessionTopic } from '../events/broadcaster';
@@ -39,7 +45,13 @@ export class SessionInteraction {
    * the durable events after `afterSeq`; live frames published meanwhile are held back and released
    * after the replay, so the client sees no gap and no duplicate at the seam.
    */
-  async join(conn: Connection, identity: AuthIdentity, sessionId: string, afterSeq: number | undefined, requestId?: string): Promise<void> {
+  async join(
+    conn: Connection,
+    identity: AuthIdentity,
+    sessionId: string,
+    afterSeq: number | undefined,
+    requestId?: string,
+  ): Promise<void> {
     const row = await this.sessions.require(identity.tenantId, sessionId);
     const id = row.id;
     conn.hold(id);
@@ -52,7 +64,9 @@ export class SessionInteraction {
       }
       const [recent, replay] = await Promise.all([
         this.store.messages(id, RECENT_MESSAGES),
-        afterSeq === undefined ? Promise.resolve(undefined) : this.store.events(id, afterSeq, JOIN_REPLAY_MAX),
+        afterSeq === undefined
+          ? Promise.resolve(undefined)
+          : this.store.events(id, afterSeq, JOIN_REPLAY_MAX),
       ]);
       const fresh = (await this.registry.findSession(identity.tenantId, id)) ?? row;
       const active = this.runtime.get(id);
@@ -61,7 +75,9 @@ export class SessionInteraction {
         sessionId: id,
         session: toSessionMeta(identity.tenantId, fresh, active?.state ?? 'inactive'),
         lastSeq: active ? active.lastSeq : await this.store.maxSeq(id),
-        activeTurn: active?.turn ? { turnId: active.turn.id, startedAt: active.turn.startedAt, text: active.turn.text } : null,
+        activeTurn: active?.turn
+          ? { turnId: active.turn.id, startedAt: active.turn.startedAt, text: active.turn.text }
+          : null,
         pendingRequest: active?.pending ?? null,
         recentMessages: recent.messages.map(toHistoryMessage),
       };
@@ -93,10 +109,20 @@ export class SessionInteraction {
     };
   }
 
-  async history(identity: AuthIdentity, sessionId: string, limit = 50, before?: string | number): Promise<HistoryEvent> {
+  async history(
+    identity: AuthIdentity,
+    sessionId: string,
+    limit = 50,
+    before?: string | number,
+  ): Promise<HistoryEvent> {
     const row = await this.sessions.require(identity.tenantId, sessionId);
     const page = await this.store.messages(row.id as SessionId, limit, before);
-    return { type: 'history', sessionId: row.id, messages: page.messages.map(toHistoryMessage), hasMore: page.hasMore };
+    return {
+      type: 'history',
+      sessionId: row.id,
+      messages: page.messages.map(toHistoryMessage),
+      hasMore: page.hasMore,
+    };
   }
 }
 

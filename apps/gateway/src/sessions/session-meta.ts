@@ -13,6 +13,7 @@ export function toSessionMeta(tenantId: string, row: SessionRow, liveStatus?: Se
     createdBy: row.createdBy,
     createdAt: Number(row.createdAt),
     updatedAt: Number(row.updatedAt),
-    lastActivityAt: row.lastActivityAt === null || row.lastActivityAt === undefined ? null : Number(row.lastActivityAt),
+    lastActivityAt:
+      row.lastActivityAt === null || row.lastActivityAt === undefined ? null : Number(row.lastActivityAt),
   };
 }

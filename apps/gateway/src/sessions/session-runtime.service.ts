@@ -1,4 +1,10 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { SessionId, TenantId } from '@app/common';
 import { KeyedMutex } from '@app/common';
@@ -98,7 +104,15 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
 
   /** Sessions by state, for health and metrics. */
   countByState(): Record<SessionState, number> {
-    const counts = { inactive: 0, activating: 0, ready: 0, running: 0, waiting: 0, deactivating: 0, error: 0 };
+    const counts = {
+      inactive: 0,
+      activating: 0,
+      ready: 0,
+      running: 0,
+      waiting: 0,
+      deactivating: 0,
+      error: 0,
+    };
     for (const a of this.active.values()) counts[a.state]++;
     return counts;
   }
@@ -134,7 +148,10 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
       instanceId = created.instanceId;
       active.instanceId = instanceId;
       void this.registry.updateSession(tenantId, row.id, { instanceId }).catch(() => undefined);
-      const connection = await withTimeout(this.podium.connect(instanceId), this.cfg.sessions.activationTimeoutMs);
+      const connection = await withTimeout(
+        this.podium.connect(instanceId),
+        this.cfg.sessions.activationTimeoutMs,
+      );
       this.wire(active, connection);
       this.states.set(active, 'ready');
       this.logger.log(`session ${row.id} active on instance ${instanceId}`);
@@ -151,8 +168,12 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
   private wire(active: ActiveSession, connection: PodiumConnection): void {
     active.podium = connection;
     connection.on('event', (frame) => this.pipeline.ingest(active, frame));
-    connection.on('reconnecting', ({ attempt }) => this.logger.warn(`session ${active.sessionId}: agent stream lost, reconnecting (${attempt})`));
-    connection.on('reconnected', () => this.logger.log(`session ${active.sessionId}: agent stream reconnected`));
+    connection.on('reconnecting', ({ attempt }) =>
+      this.logger.warn(`session ${active.sessionId}: agent stream lost, reconnecting (${attempt})`),
+    );
+    connection.on('reconnected', () =>
+      this.logger.log(`session ${active.sessionId}: agent stream reconnected`),
+    );
     connection.on('lost', ({ reason }) => {
       if (active.podium !== connection) return;
       this.fail(active, 'AGENT_UNAVAILABLE', `Lost the connection to the agent (${reason})`);
@@ -194,14 +215,20 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
       if (this.active.get(active.sessionId) !== active) return;
       if (active.state !== 'inactive') {
         if (active.turn) {
-          this.finisher.finish(active, { kind: 'error', code: 'SESSION_DEACTIVATED', message: `Session ${reason}` }, 'deactivating');
+          this.finisher.finish(
+            active,
+            { kind: 'error', code: 'SESSION_DEACTIVATED', message: `Session ${reason}` },
+            'deactivating',
+          );
         }
         this.states.trySet(active, 'deactivating', reason);
         const connection = active.podium;
         active.podium = undefined;
         await connection?.close().catch(() => undefined);
         if (active.instanceId) {
-          await this.podium.stopInstance(active.instanceId).catch((err: Error) => this.logger.warn(`stopping instance failed: ${err.message}`));
+          await this.podium
+            .stopInstance(active.instanceId)
+            .catch((err: Error) => this.logger.warn(`stopping instance failed: ${err.message}`));
         }
         active.instanceId = undefined;
         this.states.trySet(active, 'inactive', reason);
@@ -236,15 +263,18 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
     for (const active of this.active.values()) {
       if (this.broadcaster.subscriberCount(sessionTopic(active.sessionId)) > 0) continue;
       const idle = active.state === 'ready' && now - active.lastActivityAt > this.cfg.sessions.idleTimeoutMs;
-      const waitedOut = active.state === 'waiting' && now - (active.waitingSince ?? now) > this.cfg.sessions.waitingTimeoutMs;
-      const failed = active.state === 'error' && now - active.lastActivityAt > this.cfg.sessions.idleTimeoutMs;
+      const waitedOut =
+        active.state === 'waiting' && now - (active.waitingSince ?? now) > this.cfg.sessions.waitingTimeoutMs;
+      const failed =
+        active.state === 'error' && now - active.lastActivityAt > this.cfg.sessions.idleTimeoutMs;
       if (idle || waitedOut || failed) void this.deactivate(active, 'idle');
     }
   }
 
   private beat(): void {
     const frame = JSON.stringify({ type: 'heartbeat', ts: Date.now() });
-    for (const topic of this.broadcaster.topics('session:')) this.broadcaster.publishFrame(topic, frame, { ephemeral: true });
+    for (const topic of this.broadcaster.topics('session:'))
+      this.broadcaster.publishFrame(topic, frame, { ephemeral: true });
   }
 
   /** Shutdown: every live agent stopped, best effort, within a third of the shutdown budget. */
@@ -274,7 +304,11 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
           const stale = await this.registry.staleSessions(t);
           for (const row of stale) {
             if (row.instanceId) void this.podium.stopInstance(row.instanceId).catch(() => undefined);
-            await this.registry.updateSession(t, row.id as SessionId, { status: 'inactive', instanceId: null, updatedAt: Date.now() });
+            await this.registry.updateSession(t, row.id as SessionId, {
+              status: 'inactive',
+              instanceId: null,
+              updatedAt: Date.now(),
+            });
             sessions++;
           }
           await this.billing.recover(t);

@@ -1,5 +1,12 @@
 import { SESSION_STATES, type SessionState } from '@app/protocol';
-import { canTransition, hasOpenTurn, isLive, pathToActivation, transition, TRANSITIONS } from './session-state';
+import {
+  canTransition,
+  hasOpenTurn,
+  isLive,
+  pathToActivation,
+  transition,
+  TRANSITIONS,
+} from './session-state';
 
 /** The guard map of protocol.md §7.2 / architecture.md §5.2, written out independently. */
 const ALLOWED: Record<SessionState, SessionState[]> = {
@@ -30,7 +37,8 @@ describe('session state machine', () => {
   it('only starts activation from inactive; error retries through inactive', () => {
     expect(pathToActivation('inactive')).toEqual(['activating']);
     expect(pathToActivation('error')).toEqual(['inactive', 'activating']);
-    for (const s of ['activating', 'ready', 'running', 'waiting', 'deactivating'] as const) expect(pathToActivation(s)).toBeNull();
+    for (const s of ['activating', 'ready', 'running', 'waiting', 'deactivating'] as const)
+      expect(pathToActivation(s)).toBeNull();
     // every step of each path is itself allowed
     let at: SessionState = 'error';
     for (const step of pathToActivation('error')!) {

@@ -14,7 +14,9 @@ export const TRANSITIONS: Readonly<Record<SessionState, ReadonlySet<SessionState
   error: new Set(['deactivating', 'inactive']),
 };
 
-export type Transition = { ok: true; from: SessionState; to: SessionState; changed: boolean } | { ok: false; from: SessionState; to: SessionState };
+export type Transition =
+  | { ok: true; from: SessionState; to: SessionState; changed: boolean }
+  | { ok: false; from: SessionState; to: SessionState };
 
 /** A self-transition is a no-op (allowed, `changed: false`); anything outside the guard map is refused. */
 export function transition(from: SessionState, to: SessionState): Transition {

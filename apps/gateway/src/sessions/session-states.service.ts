@@ -43,7 +43,9 @@ export class SessionStates {
     });
     void this.registry
       .updateSession(active.tenantId, active.sessionId, { status: to, updatedAt: Date.now() })
-      .catch((err: Error) => this.logger.error(`persisting status of ${active.sessionId} failed: ${err.message}`));
+      .catch((err: Error) =>
+        this.logger.error(`persisting status of ${active.sessionId} failed: ${err.message}`),
+      );
     for (const l of this.listeners) l(active, t.from, to);
   }
 

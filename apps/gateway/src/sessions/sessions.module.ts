@@ -11,7 +11,13 @@ import { SessionsService } from './sessions.service';
 
 @Module({
   imports: [ConnectionModule, EventsModule, LifecycleModule, HealthModule],
-  providers: [SessionsService, SessionsGateway, SessionRuntime, SessionInteraction, SessionInteractionGateway],
+  providers: [
+    SessionsService,
+    SessionsGateway,
+    SessionRuntime,
+    SessionInteraction,
+    SessionInteractionGateway,
+  ],
   exports: [SessionsService, SessionRuntime],
 })
 export class SessionsModule {}

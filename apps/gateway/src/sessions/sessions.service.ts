@@ -38,7 +38,12 @@ export class SessionsService {
     return { type: 'session_list', sessions: rows.map((r) => this.meta(identity.tenantId, r)) };
   }
 
-  async create(conn: Connection, identity: AuthIdentity, agentType: string, name?: string): Promise<SessionCreatedEvent> {
+  async create(
+    conn: Connection,
+    identity: AuthIdentity,
+    agentType: string,
+    name?: string,
+  ): Promise<SessionCreatedEvent> {
     const now = Date.now();
     const row = Object.assign(new SessionRow(), {
       id: randomUUID(),
@@ -56,17 +61,30 @@ export class SessionsService {
       lastActivityAt: null,
     });
     await this.registry.insertSession(identity.tenantId, row);
-    return this.announce(conn, identity.tenantId, { type: 'session_created', session: this.meta(identity.tenantId, row) });
+    return this.announce(conn, identity.tenantId, {
+      type: 'session_created',
+      session: this.meta(identity.tenantId, row),
+    });
   }
 
-  async rename(conn: Connection, identity: AuthIdentity, sessionId: string, name: string): Promise<SessionRenamedEvent> {
+  async rename(
+    conn: Connection,
+    identity: AuthIdentity,
+    sessionId: string,
+    name: string,
+  ): Promise<SessionRenamedEvent> {
     const clean = cleanName(name);
     if (!clean) throw new DomainError('INVALID_MESSAGE', 'rename_session: name must not be blank');
     const row = await this.require(identity.tenantId, sessionId);
     const updatedAt = Date.now();
     await this.registry.updateSession(identity.tenantId, row.id, { name: clean, updatedAt });
     const session = this.meta(identity.tenantId, { ...row, name: clean, updatedAt });
-    return this.announce(conn, identity.tenantId, { type: 'session_renamed', sessionId: row.id, name: clean, session });
+    return this.announce(conn, identity.tenantId, {
+      type: 'session_renamed',
+      sessionId: row.id,
+      name: clean,
+      session,
+    });
   }
 
   async archive(conn: Connection, identity: AuthIdentity, sessionId: string): Promise<SessionArchivedEvent> {
@@ -74,7 +92,11 @@ export class SessionsService {
     await this.hooks.beforeArchive(identity.tenantId, row.id);
     const updatedAt = Date.now();
     await this.registry.updateSession(identity.tenantId, row.id, { archived: true, updatedAt });
-    const fresh = (await this.registry.findSession(identity.tenantId, row.id)) ?? { ...row, archived: true, updatedAt };
+    const fresh = (await this.registry.findSession(identity.tenantId, row.id)) ?? {
+      ...row,
+      archived: true,
+      updatedAt,
+    };
     return this.announce(conn, identity.tenantId, {
       type: 'session_archived',
       sessionId: row.id,
@@ -82,7 +104,11 @@ export class SessionsService {
     });
   }
 
-  async unarchive(conn: Connection, identity: AuthIdentity, sessionId: string): Promise<SessionUnarchivedEvent> {
+  async unarchive(
+    conn: Connection,
+    identity: AuthIdentity,
+    sessionId: string,
+  ): Promise<SessionUnarchivedEvent> {
     const row = await this.require(identity.tenantId, sessionId);
     const updatedAt = Date.now();
     await this.registry.updateSession(identity.tenantId, row.id, { archived: false, updatedAt });
@@ -113,7 +139,11 @@ export class SessionsService {
     return toSessionMeta(tenantId, row, this.hooks.liveStatus(row.id));
   }
 
-  private announce<E extends Parameters<Broadcaster['publish']>[1]>(conn: Connection, tenantId: string, event: E): E {
+  private announce<E extends Parameters<Broadcaster['publish']>[1]>(
+    conn: Connection,
+    tenantId: string,
+    event: E,
+  ): E {
     this.broadcaster.publish(tenantTopic(tenantId), event, { except: conn });
     return event;
   }

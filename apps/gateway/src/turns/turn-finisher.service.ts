@@ -65,12 +65,18 @@ export class TurnFinisher {
           createdAt: now,
         },
       });
-      void this.billing.settle(active, turn, charge).catch((err: Error) => this.logger.error(`settle failed: ${err.message}`));
+      void this.billing
+        .settle(active, turn, charge)
+        .catch((err: Error) => this.logger.error(`settle failed: ${err.message}`));
     } else {
-      void this.billing.release(active, turn).catch((err: Error) => this.logger.error(`release failed: ${err.message}`));
+      void this.billing
+        .release(active, turn)
+        .catch((err: Error) => this.logger.error(`release failed: ${err.message}`));
     }
 
-    const stopTarget = turn.stopRequest ? { directTo: turn.stopRequest.conn, requestId: turn.stopRequest.requestId } : {};
+    const stopTarget = turn.stopRequest
+      ? { directTo: turn.stopRequest.conn, requestId: turn.stopRequest.requestId }
+      : {};
     if (outcome.kind === 'complete') {
       const finalText = outcome.finalText || turn.text;
       this.persistAssistant(active, turn, finalText, now);
@@ -80,12 +86,22 @@ export class TurnFinisher {
       this.publisher.publish(active, { type: 'turn_stopped', ...base }, stopTarget);
     } else {
       this.persistAssistant(active, turn, turn.text, now, { error: outcome.code });
-      this.publisher.publish(active, { type: 'turn_error', ...base, code: outcome.code, message: outcome.message }, stopTarget);
+      this.publisher.publish(
+        active,
+        { type: 'turn_error', ...base, code: outcome.code, message: outcome.message },
+        stopTarget,
+      );
     }
     this.states.trySet(active, nextState, outcome.kind === 'error' ? outcome.code : undefined);
   }
 
-  private persistAssistant(active: ActiveSession, turn: OpenTurn, text: string, now: number, meta?: Record<string, unknown>): void {
+  private persistAssistant(
+    active: ActiveSession,
+    turn: OpenTurn,
+    text: string,
+    now: number,
+    meta?: Record<string, unknown>,
+  ): void {
     if (!text && !meta) return;
     const metadata = { ...(turn.thinking ? { thinking: turn.thinking } : {}), ...meta };
     this.store.enqueue({

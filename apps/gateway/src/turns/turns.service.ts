@@ -3,7 +3,13 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AuthIdentity } from '@app/auth';
 import { SessionStore } from '@app/persistence';
-import { answerQuestionMessage, interruptMessage, permissionResponse, processMessage, steerMessage } from '@app/podium';
+import {
+  answerQuestionMessage,
+  interruptMessage,
+  permissionResponse,
+  processMessage,
+  steerMessage,
+} from '@app/podium';
 import { DomainError, type AnswerQuestionMessage } from '@app/protocol';
 import type { AllConfig, AppConfig } from '../config';
 import type { Connection } from '../connection/connection';
@@ -38,20 +44,43 @@ export class TurnsService {
     this.cfg = config.get('app', { infer: true });
   }
 
-  async run(conn: Connection, identity: AuthIdentity, sessionId: string, text: string, clientTurnId?: string, requestId?: string): Promise<void> {
+  async run(
+    conn: Connection,
+    identity: AuthIdentity,
+    sessionId: string,
+    text: string,
+    clientTurnId?: string,
+    requestId?: string,
+  ): Promise<void> {
     const row = await this.sessions.require(identity.tenantId, sessionId);
     if (row.archived) throw new DomainError('SESSION_ARCHIVED');
     const current = this.runtime.get(row.id);
-    if (current?.turn || current?.state === 'running' || current?.state === 'waiting') throw new DomainError('TURN_IN_PROGRESS');
+    if (current?.turn || current?.state === 'running' || current?.state === 'waiting')
+      throw new DomainError('TURN_IN_PROGRESS');
     const active = await this.runtime.ensureLive(identity.tenantId, row);
     if (active.turn || active.state !== 'ready') {
-      throw new DomainError(active.turn || active.state === 'running' || active.state === 'waiting' ? 'TURN_IN_PROGRESS' : 'INVALID_STATE');
+      throw new DomainError(
+        active.turn || active.state === 'running' || active.state === 'waiting'
+          ? 'TURN_IN_PROGRESS'
+          : 'INVALID_STATE',
+      );
     }
     // Claim the turn slot before anything asynchronous, so a concurrent run_turn sees it.
-    const turn = { id: randomUUID(), startedAt: Date.now(), userId: identity.userId, clientTurnId, text: '', thinking: '' };
+    const turn = {
+      id: randomUUID(),
+      startedAt: Date.now(),
+      userId: identity.userId,
+      clientTurnId,
+      text: '',
+      thinking: '',
+    };
     active.turn = turn;
     try {
-      (turn as { reservationId?: string }).reservationId = await this.billing.reserve(active, turn.id, identity.userId);
+      (turn as { reservationId?: string }).reservationId = await this.billing.reserve(
+        active,
+        turn.id,
+        identity.userId,
+      );
     } catch (err) {
       active.turn = undefined;
       throw err;
@@ -66,7 +95,15 @@ export class TurnsService {
     this.store.enqueue({
       table: 'messages',
       sessionId: active.sessionId,
-      row: { id: randomUUID(), turnId: turn.id, role: 'user', content: text, metadata: null, userId: identity.userId, createdAt: turn.startedAt },
+      row: {
+        id: randomUUID(),
+        turnId: turn.id,
+        role: 'user',
+        content: text,
+        metadata: null,
+        userId: identity.userId,
+        createdAt: turn.startedAt,
+      },
     });
     this.publisher.publish(active, { type: 'user_message', ...base, text, userId: identity.userId });
     this.states.set(active, 'running');
@@ -84,7 +121,13 @@ export class TurnsService {
     }
   }
 
-  stop(conn: Connection, identity: AuthIdentity, sessionId: string, turnId?: string, requestId?: string): Promise<void> {
+  stop(
+    conn: Connection,
+    identity: AuthIdentity,
+    sessionId: string,
+    turnId?: string,
+    requestId?: string,
+  ): Promise<void> {
     return this.withOpenTurn(identity, sessionId, turnId, (active) => {
       const turn = active.turn!;
       if (turn.stopRequest) {
@@ -106,14 +149,29 @@ export class TurnsService {
     });
   }
 
-  steer(conn: Connection, identity: AuthIdentity, sessionId: string, text: string, turnId?: string, requestId?: string): Promise<void> {
+  steer(
+    conn: Connection,
+    identity: AuthIdentity,
+    sessionId: string,
+    text: string,
+    turnId?: string,
+    requestId?: string,
+  ): Promise<void> {
     return this.withOpenTurn(identity, sessionId, turnId, (active) => {
       const turn = active.turn!;
       active.podium?.send(steerMessage(text, turn.id));
       this.store.enqueue({
         table: 'messages',
         sessionId: active.sessionId,
-        row: { id: randomUUID(), turnId: turn.id, role: 'user', content: text, metadata: '{"steer":true}', userId: identity.userId, createdAt: Date.now() },
+        row: {
+          id: randomUUID(),
+          turnId: turn.id,
+          role: 'user',
+          content: text,
+          metadata: '{"steer":true}',
+          userId: identity.userId,
+          createdAt: Date.now(),
+        },
       });
       this.publisher.publish(
         active,
@@ -126,7 +184,8 @@ export class TurnsService {
   async answer(conn: Connection, identity: AuthIdentity, msg: AnswerQuestionMessage): Promise<void> {
     const row = await this.sessions.require(identity.tenantId, msg.sessionId);
     const active = this.runtime.get(row.id);
-    if (!active || active.state !== 'waiting' || !active.turn) throw new DomainError('INVALID_STATE', 'The session is not waiting for an answer');
+    if (!active || active.state !== 'waiting' || !active.turn)
+      throw new DomainError('INVALID_STATE', 'The session is not waiting for an answer');
     const pending = active.pending;
     if (!pending || pending.requestId !== msg.requestId) throw new DomainError('REQUEST_NOT_FOUND');
     const isPermission = pending.type === 'permission_requested';
@@ -135,7 +194,9 @@ export class TurnsService {
       throw new DomainError('INVALID_MESSAGE', 'answer_question: answers are required for a question');
     }
     active.podium?.send(
-      isPermission ? permissionResponse(pending.requestId, approved!) : answerQuestionMessage(pending.requestId, msg.answers ?? {}, msg.dismissed),
+      isPermission
+        ? permissionResponse(pending.requestId, approved!)
+        : answerQuestionMessage(pending.requestId, msg.answers ?? {}, msg.dismissed),
     );
     active.pending = undefined;
     active.resolved.add(pending.requestId);
@@ -156,11 +217,17 @@ export class TurnsService {
     this.runtime.armStallTimer(active);
   }
 
-  private async withOpenTurn(identity: AuthIdentity, sessionId: string, turnId: string | undefined, fn: (active: ActiveSession) => void): Promise<void> {
+  private async withOpenTurn(
+    identity: AuthIdentity,
+    sessionId: string,
+    turnId: string | undefined,
+    fn: (active: ActiveSession) => void,
+  ): Promise<void> {
     const row = await this.sessions.require(identity.tenantId, sessionId);
     const active = this.runtime.get(row.id);
     const open = active?.turn && (active.state === 'running' || active.state === 'waiting');
-    if (!active || !open || (turnId !== undefined && active.turn!.id !== turnId)) throw new DomainError('NO_ACTIVE_TURN');
+    if (!active || !open || (turnId !== undefined && active.turn!.id !== turnId))
+      throw new DomainError('NO_ACTIVE_TURN');
     fn(active);
   }
 }

@@ -19,7 +19,9 @@ export class RegistryInitial1764000000001 implements MigrationInterface {
       updated_at INTEGER NOT NULL,
       last_activity_at INTEGER
     )`);
-    await q.query(`CREATE INDEX IF NOT EXISTS idx_sessions_archived_updated ON sessions(archived, updated_at)`);
+    await q.query(
+      `CREATE INDEX IF NOT EXISTS idx_sessions_archived_updated ON sessions(archived, updated_at)`,
+    );
     await q.query(`CREATE INDEX IF NOT EXISTS idx_sessions_status ON sessions(status)`);
     await q.query(`CREATE TABLE IF NOT EXISTS members (
       user_id TEXT PRIMARY KEY,

@@ -87,7 +87,11 @@ export class TenantRegistry implements OnApplicationShutdown {
   /** Sessions whose persisted status is not `inactive` (stale after a restart). */
   staleSessions(tenantId: TenantId): Promise<SessionRow[]> {
     return this.read(tenantId, (ds) =>
-      ds.getRepository(SessionRow).createQueryBuilder('s').where('s.status != :s', { s: 'inactive' }).getMany(),
+      ds
+        .getRepository(SessionRow)
+        .createQueryBuilder('s')
+        .where('s.status != :s', { s: 'inactive' })
+        .getMany(),
     );
   }
 

@@ -2,11 +2,23 @@ import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 
 export type WriteCommand =
-  | { table: 'events'; sessionId: string; row: { seq: number; type: string; turnId: string | null; payload: string; ts: number } }
+  | {
+      table: 'events';
+      sessionId: string;
+      row: { seq: number; type: string; turnId: string | null; payload: string; ts: number };
+    }
   | {
       table: 'messages';
       sessionId: string;
-      row: { id: string; turnId: string | null; role: string; content: string; metadata: string | null; userId: string | null; createdAt: number };
+      row: {
+        id: string;
+        turnId: string | null;
+        role: string;
+        content: string;
+        metadata: string | null;
+        userId: string | null;
+        createdAt: number;
+      };
     }
   | {
       table: 'turn_usage';
@@ -24,14 +36,26 @@ export type WriteCommand =
     };
 
 const COLUMNS: Record<WriteCommand['table'], { sql: string; fields: string[] }> = {
-  events: { sql: 'INSERT OR IGNORE INTO events (seq, type, turn_id, payload, ts) VALUES ', fields: ['seq', 'type', 'turnId', 'payload', 'ts'] },
+  events: {
+    sql: 'INSERT OR IGNORE INTO events (seq, type, turn_id, payload, ts) VALUES ',
+    fields: ['seq', 'type', 'turnId', 'payload', 'ts'],
+  },
   messages: {
     sql: 'INSERT OR REPLACE INTO messages (id, turn_id, role, content, metadata, user_id, created_at) VALUES ',
     fields: ['id', 'turnId', 'role', 'content', 'metadata', 'userId', 'createdAt'],
   },
   turn_usage: {
     sql: 'INSERT OR REPLACE INTO turn_usage (turn_id, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost, created_at) VALUES ',
-    fields: ['turnId', 'model', 'inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheWriteTokens', 'cost', 'createdAt'],
+    fields: [
+      'turnId',
+      'model',
+      'inputTokens',
+      'outputTokens',
+      'cacheReadTokens',
+      'cacheWriteTokens',
+      'cost',
+      'createdAt',
+    ],
   },
 };
 
@@ -68,7 +92,15 @@ export class BatchedWriter {
   private timer?: NodeJS.Timeout;
   private running: Promise<void> = Promise.resolve();
   private closed = false;
-  readonly stats: WriterStats = { queued: 0, flushes: 0, transactions: 0, statements: 0, rows: 0, failedTransactions: 0, lastFlushMs: 0 };
+  readonly stats: WriterStats = {
+    queued: 0,
+    flushes: 0,
+    transactions: 0,
+    statements: 0,
+    rows: 0,
+    failedTransactions: 0,
+    lastFlushMs: 0,
+  };
   /** Sessions with commands buffered or being written. */
   private readonly dirty = new Map<string, number>();
 
@@ -141,7 +173,9 @@ export class BatchedWriter {
           this.stats.rows += cmds.length;
         } catch (err) {
           this.stats.failedTransactions++;
-          this.logger.error(`write of ${cmds.length} rows for session ${sessionId} failed: ${(err as Error).message}`);
+          this.logger.error(
+            `write of ${cmds.length} rows for session ${sessionId} failed: ${(err as Error).message}`,
+          );
         } finally {
           const left = (this.dirty.get(sessionId) ?? 0) - cmds.length;
           if (left > 0) this.dirty.set(sessionId, left);
@@ -169,7 +203,8 @@ export class BatchedWriter {
         for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
           const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
           const params: unknown[] = [];
-          for (const row of chunk) for (const f of fields) params.push((row as Record<string, unknown>)[f] ?? null);
+          for (const row of chunk)
+            for (const f of fields) params.push((row as Record<string, unknown>)[f] ?? null);
           await ds.query(sql + chunk.map(() => placeholder).join(','), params);
           this.stats.statements++;
         }

@@ -41,7 +41,10 @@ export class SessionStore {
   constructor(@Inject(PERSISTENCE_OPTIONS) config: PersistenceConfig) {
     this.paths = new DataPaths(config.dataDir);
     this.handles = new DataSourceRegistry(config.sessionCache, (sessionId) =>
-      openSqlite(this.paths.sessionFile(sessionId), { entities: SESSION_ENTITIES, migrations: SESSION_MIGRATIONS }),
+      openSqlite(this.paths.sessionFile(sessionId), {
+        entities: SESSION_ENTITIES,
+        migrations: SESSION_MIGRATIONS,
+      }),
     );
     this.writer = new BatchedWriter({
       batchMs: config.writeBatchMs,
@@ -59,10 +62,17 @@ export class SessionStore {
   }
 
   /** Durable events with seq > afterSeq, ascending, at most `limit` (+1 to tell whether more exist). */
-  async events(sessionId: SessionId, afterSeq: number, limit: number): Promise<{ events: StoredEvent[]; hasMore: boolean }> {
+  async events(
+    sessionId: SessionId,
+    afterSeq: number,
+    limit: number,
+  ): Promise<{ events: StoredEvent[]; hasMore: boolean }> {
     await this.writer.flushSession(sessionId);
     const rows: StoredEvent[] = await this.handles.use(sessionId, (ds) =>
-      ds.query('SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq ASC LIMIT ?', [afterSeq, limit + 1]),
+      ds.query('SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq ASC LIMIT ?', [
+        afterSeq,
+        limit + 1,
+      ]),
     );
     const hasMore = rows.length > limit;
     return { events: hasMore ? rows.slice(0, limit) : rows, hasMore };
@@ -85,17 +95,22 @@ export class SessionStore {
   ): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
     await this.writer.flushSession(sessionId);
     const rows: (StoredMessage & { rowid: number })[] = await this.handles.use(sessionId, async (ds) => {
-      const cols = 'rowid, id, turn_id AS turnId, role, content, metadata, user_id AS userId, created_at AS createdAt';
+      const cols =
+        'rowid, id, turn_id AS turnId, role, content, metadata, user_id AS userId, created_at AS createdAt';
       if (before === undefined) {
-        return ds.query(`SELECT ${cols} FROM messages ORDER BY created_at DESC, rowid DESC LIMIT ?`, [limit + 1]);
-      }
-      if (typeof before === 'number' || /^\d+$/.test(before)) {
-        return ds.query(`SELECT ${cols} FROM messages WHERE created_at < ? ORDER BY created_at DESC, rowid DESC LIMIT ?`, [
-          Number(before),
+        return ds.query(`SELECT ${cols} FROM messages ORDER BY created_at DESC, rowid DESC LIMIT ?`, [
           limit + 1,
         ]);
       }
-      const [anchor] = await ds.query('SELECT rowid, created_at AS createdAt FROM messages WHERE id = ?', [before]);
+      if (typeof before === 'number' || /^\d+$/.test(before)) {
+        return ds.query(
+          `SELECT ${cols} FROM messages WHERE created_at < ? ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+          [Number(before), limit + 1],
+        );
+      }
+      const [anchor] = await ds.query('SELECT rowid, created_at AS createdAt FROM messages WHERE id = ?', [
+        before,
+      ]);
       if (!anchor) return [];
       return ds.query(
         `SELECT ${cols} FROM messages WHERE created_at < ? OR (created_at = ? AND rowid < ?) ORDER BY created_at DESC, rowid DESC LIMIT ?`,
@@ -104,7 +119,10 @@ export class SessionStore {
     });
     const hasMore = rows.length > limit;
     const page = (hasMore ? rows.slice(0, limit) : rows).reverse();
-    return { messages: page.map(({ rowid: _r, ...m }) => ({ ...m, createdAt: Number(m.createdAt) })), hasMore };
+    return {
+      messages: page.map(({ rowid: _r, ...m }) => ({ ...m, createdAt: Number(m.createdAt) })),
+      hasMore,
+    };
   }
 
   /** Per-turn usage rows of the session. */

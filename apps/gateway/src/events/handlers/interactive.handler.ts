@@ -21,7 +21,9 @@ export class InteractiveHandler implements EventHandler {
       this.states.trySet(active, 'running');
       return;
     }
-    const request = { ...event, turnId: active.turn.id } as EventOf<'question_requested' | 'permission_requested'>;
+    const request = { ...event, turnId: active.turn.id } as EventOf<
+      'question_requested' | 'permission_requested'
+    >;
     publish(request);
     // The snapshot serves the pending request exactly as broadcast (with its seq).
     active.pending = { ...request, seq: active.lastSeq, ts: Date.now() } as typeof active.pending;

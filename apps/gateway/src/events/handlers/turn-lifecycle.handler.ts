@@ -20,7 +20,11 @@ export class TurnLifecycleHandler implements EventHandler {
         if (!turn) return this.late(active.sessionId, event.type);
         // After a stop_turn, however the agent ends the turn it ends as stopped.
         if (mapped.stopped || turn.stopRequest) this.finisher.finish(active, { kind: 'stopped' });
-        else this.finisher.finish(active, { kind: 'complete', finalText: (event as EventOf<'turn_complete'>).finalText });
+        else
+          this.finisher.finish(active, {
+            kind: 'complete',
+            finalText: (event as EventOf<'turn_complete'>).finalText,
+          });
         return;
       case 'turn_stopped':
         if (!turn) return this.late(active.sessionId, event.type);
