@@ -1,9 +1,10 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { AuthModule, authConfig, type AuthConfig } from '@app/auth';
+import { billingConfig } from '@app/billing';
 import { PersistenceModule, persistenceConfig, type PersistenceConfig } from '@app/persistence';
 import { PodiumModule, podiumConfig, type PodiumConfig } from '@app/podium';
-import { BillingModule } from './billing/billing.module';
+import { GatewayBillingModule } from './billing/billing.module';
 import { FilesModule } from './files/files.module';
 import { TurnsModule } from './turns/turns.module';
 import { AdminModule } from './admin/admin.module';
@@ -14,6 +15,7 @@ import { HealthModule } from './health/health.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { LoggingModule } from './logging/logging.module';
 import { MembersModule } from './members/members.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { SessionsModule } from './sessions/sessions.module';
 
 @Module({
@@ -22,7 +24,7 @@ import { SessionsModule } from './sessions/sessions.module';
       isGlobal: true,
       ignoreEnvFile: true,
       cache: true,
-      load: [appConfig, authConfig, persistenceConfig, podiumConfig],
+      load: [appConfig, authConfig, persistenceConfig, podiumConfig, billingConfig],
     }),
     LoggingModule,
     CoreModule,
@@ -39,7 +41,7 @@ import { SessionsModule } from './sessions/sessions.module';
       inject: [ConfigService],
       useFactory: (config: ConfigService) => config.getOrThrow<PodiumConfig>('podium'),
     }),
-    BillingModule,
+    GatewayBillingModule,
     LifecycleModule,
     ConnectionModule,
     SessionsModule,
@@ -47,6 +49,7 @@ import { SessionsModule } from './sessions/sessions.module';
     FilesModule,
     MembersModule,
     HealthModule,
+    MetricsModule,
     AdminModule,
   ],
 })

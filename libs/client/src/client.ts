@@ -33,6 +33,8 @@ export interface ConnectOptions {
   query?: Record<string, string>;
   /** Bind the client socket to this local address (load tests across 127.0.0.x). */
   localAddress?: string;
+  /** Accept a self-signed certificate (wss:// in tests). */
+  rejectUnauthorized?: boolean;
 }
 
 type Received = ServerEvent & { requestId?: string };
@@ -51,6 +53,7 @@ export class DiminuendoClient {
   maxLog = 100_000;
   readonly closed: Promise<{ code: number; reason: string }>;
   private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly waiters = new Set<() => void>();
   private readonly pending = new Map<
     string,
     { resolve: (e: Received) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
@@ -80,10 +83,14 @@ export class DiminuendoClient {
       headers: options.headers,
       perMessageDeflate: false,
       localAddress: options.localAddress,
+      ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
     });
     const client = new DiminuendoClient(socket);
     const welcomed = client.waitFor('welcome', timeoutMs);
     const connected = client.waitFor('connected', timeoutMs);
+    // Both are awaited below; mark them handled now so a late timeout cannot surface as unhandled.
+    welcomed.catch(() => undefined);
+    connected.catch(() => undefined);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', reject);
@@ -91,8 +98,13 @@ export class DiminuendoClient {
         reject(new Error(`upgrade refused: ${res.statusCode}`)),
       );
     });
-    client.welcome = await welcomed;
-    client.clientId = (await connected).clientId;
+    const [welcome, connectedEvent] = await Promise.all([welcomed, connected]).catch((err: unknown) => {
+      client.stopWaiting();
+      socket.terminate();
+      throw err;
+    });
+    client.welcome = welcome;
+    client.clientId = connectedEvent.clientId;
     if (options.authenticate === false) return client;
     if (client.welcome.requiresAuth) {
       if (!options.token) throw new Error('the gateway requires a token');
@@ -165,22 +177,33 @@ export class DiminuendoClient {
       if (seen) return Promise.resolve(seen as ServerEventOf<T>);
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        off();
-        reject(new Error(`timed out waiting for ${type}`));
-      }, timeoutMs);
-      const off = this.on(type, (e) => {
-        if (!predicate(e as ServerEventOf<T>)) return;
+      const cancel = () => {
         clearTimeout(timer);
         off();
+        this.waiters.delete(cancel);
+      };
+      const timer = setTimeout(() => {
+        cancel();
+        reject(new Error(`timed out waiting for ${type}`));
+      }, timeoutMs);
+      timer.unref();
+      const off = this.on(type, (e) => {
+        if (!predicate(e as ServerEventOf<T>)) return;
+        cancel();
         resolve(e as ServerEventOf<T>);
       });
+      this.waiters.add(cancel);
     });
   }
 
   /** Events of the given types received so far. */
   received<T extends ServerEventType>(...types: T[]): ServerEventOf<T>[] {
     return this.log.filter((e) => (types as string[]).includes(e.type)) as ServerEventOf<T>[];
+  }
+
+  /** Drops every pending `waitFor` (their promises never settle). */
+  stopWaiting(): void {
+    for (const cancel of [...this.waiters]) cancel();
   }
 
   close(code = 1000): Promise<{ code: number; reason: string }> {

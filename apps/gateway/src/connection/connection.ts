@@ -57,12 +57,16 @@ export class Connection {
     this.sendFrame(JSON.stringify(requestId === undefined ? event : { ...event, requestId }), false);
   }
 
+  /** Observes every `error` sent (metrics by code). */
+  static onError?: (code: ErrorCode) => void;
+
   sendError(
     code: ErrorCode,
     message: string,
     requestId?: string,
     hints: { retryAfterMs?: number } = {},
   ): void {
+    Connection.onError?.(code);
     this.send({ type: 'error', code, message, ...hints }, requestId);
   }
 

@@ -106,6 +106,11 @@ export class BatchedWriter {
 
   constructor(private readonly opts: WriterOptions) {}
 
+  /** Observes each flush (metrics). */
+  setFlushObserver(fn: WriterOptions['onFlush']): void {
+    this.opts.onFlush = fn;
+  }
+
   enqueue(cmd: WriteCommand): void {
     if (this.closed) throw new Error('writer is shut down');
     this.buffer.push(cmd);

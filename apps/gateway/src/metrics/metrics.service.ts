@@ -1,0 +1,140 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AuthService } from '@app/auth';
+import { SessionStore } from '@app/persistence';
+import { PodiumClient } from '@app/podium';
+import { SESSION_STATES } from '@app/protocol';
+import { Connection } from '../connection/connection';
+import { ConnectionRegistry } from '../connection/connection-registry';
+import { EventPublisher } from '../events/event-publisher';
+import { SessionRuntime } from '../sessions/session-runtime.service';
+
+/**
+ * Prometheus metrics (prom-client): connections, sessions by state, events published and persisted,
+ * writer queue depth and flush latency, Podium call latency and errors, auth failures, rate-limit
+ * hits, errors by code, plus Node's default process metrics.
+ */
+@Injectable()
+export class MetricsService implements OnModuleInit {
+  readonly registry = new Registry();
+
+  constructor(
+    private readonly connections: ConnectionRegistry,
+    private readonly runtime: SessionRuntime,
+    private readonly publisher: EventPublisher,
+    private readonly store: SessionStore,
+    private readonly podium: PodiumClient,
+    private readonly auth: AuthService,
+  ) {}
+
+  onModuleInit(): void {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'diminuendo_' });
+    const connections = this.connections;
+    const runtime = this.runtime;
+    const writer = this.store.writer;
+
+    new Gauge({
+      name: 'diminuendo_ws_connections',
+      help: 'Open WebSocket connections',
+      registers: [r],
+      collect() {
+        this.set(connections.size);
+      },
+    });
+    new Gauge({
+      name: 'diminuendo_active_sessions',
+      help: 'Sessions held in memory, by state',
+      labelNames: ['state'],
+      registers: [r],
+      collect() {
+        const counts = runtime.countByState();
+        for (const s of SESSION_STATES) this.set({ state: s }, counts[s]);
+      },
+    });
+    new Gauge({
+      name: 'diminuendo_db_write_queue_depth',
+      help: 'Commands buffered in the batched writer',
+      registers: [r],
+      collect() {
+        this.set(writer.queueDepth);
+      },
+    });
+
+    const published = new Counter({
+      name: 'diminuendo_events_published_total',
+      help: 'Session events published, by durability',
+      labelNames: ['durable'],
+      registers: [r],
+    });
+    // Counted from the publisher's own counters at scrape time: nothing added to the hot path.
+    let lastPublished = 0;
+    let lastDurable = 0;
+    const publisher = this.publisher;
+    const syncPublished = () => {
+      const { published: p, durable: d } = publisher.stats;
+      published.inc({ durable: 'true' }, d - lastDurable);
+      published.inc({ durable: 'false' }, p - d - (lastPublished - lastDurable));
+      lastPublished = p;
+      lastDurable = d;
+    };
+    const persisted = new Counter({ name: 'diminuendo_db_rows_written_total', help: 'Rows committed by the batched writer', registers: [r] });
+    const flushes = new Histogram({
+      name: 'diminuendo_db_write_batch_seconds',
+      help: 'Duration of one writer flush',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [r],
+    });
+    writer.setFlushObserver(({ durationMs, rows }) => {
+      flushes.observe(durationMs / 1000);
+      persisted.inc(rows);
+    });
+
+    const podiumCalls = new Histogram({
+      name: 'diminuendo_podium_request_seconds',
+      help: 'Podium HTTP calls by route and outcome',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [r],
+    });
+    const podiumErrors = new Counter({
+      name: 'diminuendo_podium_errors_total',
+      help: 'Failed Podium calls by kind',
+      labelNames: ['kind'],
+      registers: [r],
+    });
+    this.podium.setObserver((info) => {
+      podiumCalls.observe({ method: info.method, route: info.route, status: String(info.status ?? 'none') }, info.durationMs / 1000);
+      if (!info.ok) podiumErrors.inc({ kind: info.kind ?? 'http' });
+    });
+
+    const authFailures = new Counter({
+      name: 'diminuendo_auth_failures_total',
+      help: 'Failed authentications, by reason',
+      labelNames: ['reason'],
+      registers: [r],
+    });
+    this.auth.setObserver({ onFailure: (reason) => authFailures.inc({ reason }) });
+
+    const errors = new Counter({ name: 'diminuendo_errors_total', help: 'error events sent, by code', labelNames: ['code'], registers: [r] });
+    const rateLimited = new Counter({
+      name: 'diminuendo_rate_limited_total',
+      help: 'Messages refused by a rate limit, by kind',
+      labelNames: ['kind'],
+      registers: [r],
+    });
+    Connection.onError = (code) => {
+      errors.inc({ code });
+      if (code === 'RATE_LIMITED') rateLimited.inc({ kind: 'connection' });
+      if (code === 'AUTH_RATE_LIMITED') rateLimited.inc({ kind: 'auth_ip' });
+    };
+    this.beforeScrape = syncPublished;
+  }
+
+  private beforeScrape: () => void = () => undefined;
+
+  async render(): Promise<string> {
+    this.beforeScrape();
+    return this.registry.metrics();
+  }
+}
