@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { ConfigService } from '@nestjs/config';
 import helmet from 'helmet';
 import { Logger, PinoLogger } from 'nestjs-pino';
+import { setupOpenApi } from './admin/openapi';
 import { AppModule } from './app.module';
 import type { AllConfig } from './config';
 import { configSummary } from './config/config-summary';
@@ -57,9 +58,12 @@ async function bootstrap(): Promise<void> {
       auth: config.get('auth', { infer: true }),
       persistence: config.get('persistence', { infer: true }),
       podium: config.get('podium', { infer: true }),
+      billing: config.get('billing', { infer: true }),
     }),
     'configuration summary',
   );
+
+  setupOpenApi(app, appConfig.openApiEnabled);
 
   // Signals run Nest's shutdown hooks through app.close(); the process then exits 0. (Nest's own
   // enableShutdownHooks re-raises the signal after closing, which would end the process with 143.)

@@ -1,6 +1,9 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
+import { InvalidAmountError } from '@app/billing';
 import { DomainError, type ErrorCode } from '@app/protocol';
+import { AdminError } from './common/admin-error';
+import { InvalidCursorError } from './usage/usage.service';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   AUTH_FAILED: 401,
@@ -19,7 +22,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 };
 
 const HTTP_CODES: Record<number, string> = {
-  400: 'BAD_REQUEST',
+  // Nest's own 400s (a body that is not JSON) fail validation like a DTO would.
+  400: 'VALIDATION_FAILED',
   401: 'AUTH_FAILED',
   403: 'FORBIDDEN',
   404: 'NOT_FOUND',
@@ -37,6 +41,25 @@ export class HttpErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
+    if (exception instanceof InvalidAmountError) {
+      exception = new AdminError('VALIDATION_FAILED', exception.message, [
+        { field: 'amount', messages: [exception.message] },
+      ]);
+    } else if (exception instanceof InvalidCursorError) {
+      exception = new AdminError('VALIDATION_FAILED', exception.message, [
+        { field: 'before', messages: [exception.message] },
+      ]);
+    }
+    if (exception instanceof AdminError) {
+      const statusCode = exception.status;
+      res.status(statusCode).json({
+        statusCode,
+        code: exception.code,
+        message: exception.message,
+        ...(exception.details ? { details: exception.details } : {}),
+      });
+      return;
+    }
     if (exception instanceof DomainError) {
       const statusCode = STATUS[exception.code] ?? 400;
       res
@@ -57,9 +80,9 @@ export class HttpErrorFilter implements ExceptionFilter {
       const message = Array.isArray(obj.message)
         ? obj.message.join('; ')
         : String(obj.message ?? exception.message);
-      res
-        .status(statusCode)
-        .json({ statusCode, code, message, ...(obj.details ? { details: obj.details } : {}) });
+      const details =
+        obj.details ?? (code === 'VALIDATION_FAILED' ? [{ field: 'body', messages: [message] }] : undefined);
+      res.status(statusCode).json({ statusCode, code, message, ...(details ? { details } : {}) });
       return;
     }
     this.logger.error(exception);

@@ -1,10 +1,19 @@
 import { Global, Module } from '@nestjs/common';
-import { NoBilling, TurnBilling } from '../turns/turn-billing';
+import { ConfigService } from '@nestjs/config';
+import { BillingModule, type BillingConfig } from '@app/billing';
+import { TurnBilling } from '../turns/turn-billing';
+import { CreditTurnBilling } from './credit-turn-billing';
 
-/** Credits around turns. */
+/** Credits around turns: reserve, price, settle, release, and recovery after a restart. */
 @Global()
 @Module({
-  providers: [{ provide: TurnBilling, useClass: NoBilling }],
-  exports: [TurnBilling],
+  imports: [
+    BillingModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService) => config.getOrThrow<BillingConfig>('billing'),
+    }),
+  ],
+  providers: [{ provide: TurnBilling, useClass: CreditTurnBilling }],
+  exports: [TurnBilling, BillingModule],
 })
-export class BillingModule {}
+export class GatewayBillingModule {}

@@ -40,7 +40,8 @@ export function parseArgs(argv: string[], defaultDataDir: string): Args {
   if ([args.session, args.tenant, args.all || undefined].filter(Boolean).length !== 1) {
     throw new Error('name exactly one of --session ID, --tenant ID, --all');
   }
-  for (const id of [args.session, args.tenant]) if (id !== undefined && !isSafeId(id)) throw new Error(`invalid id ${id}`);
+  for (const id of [args.session, args.tenant])
+    if (id !== undefined && !isSafeId(id)) throw new Error(`invalid id ${id}`);
   return args;
 }
 
@@ -105,12 +106,15 @@ export async function runBackup(args: Args): Promise<string[]> {
     for (const r of rows) if (isSafeId(r.id)) await session(r.id);
   };
   if (args.session) {
-    if (!existsSync(join(data, 'sessions', args.session, 'session.db'))) throw new Error(`no database for session ${args.session}`);
+    if (!existsSync(join(data, 'sessions', args.session, 'session.db')))
+      throw new Error(`no database for session ${args.session}`);
     await session(args.session);
   } else if (args.tenant) {
     await tenant(args.tenant);
   } else {
-    const tenants = existsSync(join(data, 'tenants')) ? readdirSync(join(data, 'tenants')).filter(isSafeId) : [];
+    const tenants = existsSync(join(data, 'tenants'))
+      ? readdirSync(join(data, 'tenants')).filter(isSafeId)
+      : [];
     for (const t of tenants) await tenant(t);
   }
   return copied;

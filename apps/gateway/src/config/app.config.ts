@@ -49,6 +49,10 @@ export class AppEnv {
   @IsInt()
   @Min(1024)
   WS_BACKPRESSURE_CLOSE_BYTES: number = 8 * 1024 * 1024;
+  /** A socket congested (above the skip threshold) for this long is closed: it stopped reading. */
+  @IsInt()
+  @Min(100)
+  WS_BACKPRESSURE_STALL_MS: number = 5000;
   @IsInt()
   @Min(50)
   @Max(5000)
@@ -131,6 +135,7 @@ export interface AppConfig {
     authTimeoutMs: number;
     backpressureSkipBytes: number;
     backpressureCloseBytes: number;
+    backpressureStallMs: number;
   };
   sessions: {
     activateOnJoin: boolean;
@@ -168,6 +173,7 @@ export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
       authTimeoutMs: v.AUTH_TIMEOUT_MS,
       backpressureSkipBytes: v.WS_BACKPRESSURE_SKIP_BYTES,
       backpressureCloseBytes: v.WS_BACKPRESSURE_CLOSE_BYTES,
+      backpressureStallMs: v.WS_BACKPRESSURE_STALL_MS,
     },
     sessions: {
       activateOnJoin: v.ACTIVATE_ON_JOIN,

@@ -24,6 +24,8 @@ export function configSummary(c: AllConfig): Record<string, unknown> {
     metrics: c.app.metricsEnabled,
     podiumUrl: c.podium.url,
     activateOnJoin: c.app.sessions.activateOnJoin,
+    billing: `${c.billing.enabled ? 'on' : 'off'}, reservation ${c.billing.reservationCredits} micro-credits, ${Object.keys(c.billing.prices).length} configured prices`,
+    openApi: c.app.openApiEnabled,
     PODIUM_API_KEY: set(c.podium.apiKey !== ''),
     AUTH_CLIENT_SECRET: set(c.auth.clientSecretSet),
     ...Object.fromEntries(Object.entries(c.app.secretsSet).map(([k, v]) => [k, set(v)])),

@@ -1,4 +1,5 @@
 import type { AuthConfig } from '@app/auth';
+import type { BillingConfig } from '@app/billing';
 import type { PersistenceConfig } from '@app/persistence';
 import type { PodiumConfig } from '@app/podium';
 import type { AppConfig } from './app.config';
@@ -11,4 +12,5 @@ export interface AllConfig {
   auth: AuthConfig;
   persistence: PersistenceConfig;
   podium: PodiumConfig;
+  billing: BillingConfig;
 }

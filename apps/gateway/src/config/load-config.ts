@@ -1,4 +1,5 @@
 import { buildAuthConfig } from '@app/auth';
+import { buildBillingConfig } from '@app/billing';
 import { ConfigValidationError } from '@app/common';
 import { persistenceConfig } from '@app/persistence';
 import { podiumConfig } from '@app/podium';
@@ -15,6 +16,7 @@ export function assertValidConfig(env: NodeJS.ProcessEnv): string[] {
     () => buildAuthConfig(env),
     () => persistenceConfig(),
     () => podiumConfig(),
+    () => buildBillingConfig(env),
   ]) {
     try {
       build();

@@ -66,7 +66,11 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
       negotiated ?? PROTOCOL_VERSION,
       log,
       { max: this.app.ws.rateLimitMax, windowMs: this.app.ws.rateLimitWindowMs },
-      { skipBytes: this.app.ws.backpressureSkipBytes, closeBytes: this.app.ws.backpressureCloseBytes },
+      {
+        skipBytes: this.app.ws.backpressureSkipBytes,
+        closeBytes: this.app.ws.backpressureCloseBytes,
+        stallMs: this.app.ws.backpressureStallMs,
+      },
     );
     this.registry.add(conn);
     socket.on('pong', () => (conn.missedPongs = 0));

@@ -9,6 +9,8 @@ export interface SendLimits {
   skipBytes: number;
   /** Above this, the socket is closed with 1013 (slow consumer). */
   closeBytes: number;
+  /** A socket above `skipBytes` for this long is closed with 1013 too (it stopped reading). */
+  stallMs: number;
 }
 
 interface HeldFrame {
@@ -28,6 +30,8 @@ export class Connection {
   /** WebSocket-level keepalive: pongs missed in a row. */
   missedPongs = 0;
   skippedFrames = 0;
+  /** Armed when the send buffer goes above the skip threshold. */
+  private stallTimer?: NodeJS.Timeout;
   private closing = false;
   /** Session frames held back while a join builds its snapshot and replay (see `hold`). */
   private readonly holds = new Map<string, HeldFrame[]>();
@@ -72,23 +76,36 @@ export class Connection {
 
   /**
    * Sends an already-serialised frame, applying the slow-consumer policy: ephemeral frames are skipped
-   * above `skipBytes` buffered; any frame above `closeBytes` closes the socket with 1013.
+   * above `skipBytes` buffered; above `closeBytes`, or above `skipBytes` for longer than `stallMs`, the
+   * socket is closed with 1013. Durable frames are never skipped.
    * Answers false when the frame was not sent.
    */
   sendFrame(frame: string, ephemeral: boolean): boolean {
     if (!this.isOpen) return false;
     const buffered = this.socket.bufferedAmount;
-    if (buffered > this.limits.closeBytes) {
-      this.log.warn({ buffered }, 'slow consumer: closing');
-      this.close(CloseCode.TRY_AGAIN_LATER, 'slow consumer');
-      return false;
-    }
-    if (ephemeral && buffered > this.limits.skipBytes) {
-      this.skippedFrames++;
-      return false;
+    if (buffered > this.limits.skipBytes) {
+      if (buffered > this.limits.closeBytes) {
+        this.cutSlowConsumer(buffered);
+        return false;
+      }
+      // Still congested when the stall timer fires (even if nothing else is sent): cut.
+      this.stallTimer ??= setTimeout(() => {
+        this.stallTimer = undefined;
+        if (this.socket.bufferedAmount > this.limits.skipBytes)
+          this.cutSlowConsumer(this.socket.bufferedAmount);
+      }, this.limits.stallMs).unref();
+      if (ephemeral) {
+        this.skippedFrames++;
+        return false;
+      }
     }
     this.socket.send(frame);
     return true;
+  }
+
+  private cutSlowConsumer(buffered: number): void {
+    this.log.warn({ buffered, skipped: this.skippedFrames }, 'slow consumer: closing');
+    this.close(CloseCode.TRY_AGAIN_LATER, 'slow consumer');
   }
 
   /** A frame published on a session topic: held while that session's join is being answered. */
@@ -123,6 +140,7 @@ export class Connection {
     if (this.closing) return;
     this.closing = true;
     if (this.authDeadline) clearTimeout(this.authDeadline);
+    if (this.stallTimer) clearTimeout(this.stallTimer);
     try {
       this.socket.close(code, reason);
     } catch {

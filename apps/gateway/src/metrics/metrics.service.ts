@@ -78,7 +78,11 @@ export class MetricsService implements OnModuleInit {
       lastPublished = p;
       lastDurable = d;
     };
-    const persisted = new Counter({ name: 'diminuendo_db_rows_written_total', help: 'Rows committed by the batched writer', registers: [r] });
+    const persisted = new Counter({
+      name: 'diminuendo_db_rows_written_total',
+      help: 'Rows committed by the batched writer',
+      registers: [r],
+    });
     const flushes = new Histogram({
       name: 'diminuendo_db_write_batch_seconds',
       help: 'Duration of one writer flush',
@@ -104,7 +108,10 @@ export class MetricsService implements OnModuleInit {
       registers: [r],
     });
     this.podium.setObserver((info) => {
-      podiumCalls.observe({ method: info.method, route: info.route, status: String(info.status ?? 'none') }, info.durationMs / 1000);
+      podiumCalls.observe(
+        { method: info.method, route: info.route, status: String(info.status ?? 'none') },
+        info.durationMs / 1000,
+      );
       if (!info.ok) podiumErrors.inc({ kind: info.kind ?? 'http' });
     });
 
@@ -116,7 +123,12 @@ export class MetricsService implements OnModuleInit {
     });
     this.auth.setObserver({ onFailure: (reason) => authFailures.inc({ reason }) });
 
-    const errors = new Counter({ name: 'diminuendo_errors_total', help: 'error events sent, by code', labelNames: ['code'], registers: [r] });
+    const errors = new Counter({
+      name: 'diminuendo_errors_total',
+      help: 'error events sent, by code',
+      labelNames: ['code'],
+      registers: [r],
+    });
     const rateLimited = new Counter({
       name: 'diminuendo_rate_limited_total',
       help: 'Messages refused by a rate limit, by kind',

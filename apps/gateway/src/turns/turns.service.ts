@@ -57,39 +57,33 @@ export class TurnsService {
     const current = this.runtime.get(row.id);
     if (current?.turn || current?.state === 'running' || current?.state === 'waiting')
       throw new DomainError('TURN_IN_PROGRESS');
-    const active = await this.runtime.ensureLive(identity.tenantId, row);
-    if (active.turn || active.state !== 'ready') {
-      throw new DomainError(
-        active.turn || active.state === 'running' || active.state === 'waiting'
-          ? 'TURN_IN_PROGRESS'
-          : 'INVALID_STATE',
-      );
+    // Credits first: INSUFFICIENT_CREDITS is answered before Podium is contacted at all.
+    const ref = { tenantId: identity.tenantId, sessionId: row.id };
+    const turnId = randomUUID();
+    const reservationId = await this.billing.reserve(ref, turnId, identity.userId);
+    let active: ActiveSession;
+    try {
+      active = await this.runtime.ensureLive(identity.tenantId, row);
+    } catch (err) {
+      await this.billing.release(ref, { id: turnId, reservationId });
+      throw err;
     }
-    // Claim the turn slot before anything asynchronous, so a concurrent run_turn sees it.
+    if (active.turn || active.state !== 'ready' || !active.podium) {
+      await this.billing.release(ref, { id: turnId, reservationId });
+      const busy = active.turn || active.state === 'running' || active.state === 'waiting';
+      throw new DomainError(busy ? 'TURN_IN_PROGRESS' : 'INVALID_STATE');
+    }
+    // From here on nothing awaits: the turn slot is claimed and used in one go.
     const turn = {
-      id: randomUUID(),
+      id: turnId,
       startedAt: Date.now(),
       userId: identity.userId,
       clientTurnId,
       text: '',
       thinking: '',
+      reservationId,
     };
     active.turn = turn;
-    try {
-      (turn as { reservationId?: string }).reservationId = await this.billing.reserve(
-        active,
-        turn.id,
-        identity.userId,
-      );
-    } catch (err) {
-      active.turn = undefined;
-      throw err;
-    }
-    if (active.turn !== turn || active.state !== 'ready' || !active.podium) {
-      if (active.turn === turn) active.turn = undefined;
-      await this.billing.release(active, turn);
-      throw new DomainError('AGENT_UNAVAILABLE');
-    }
 
     const base = { sessionId: active.sessionId, turnId: turn.id };
     this.store.enqueue({

@@ -1,4 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { ApiKeyRow } from './api-key.entity';
+import { CREDIT_ENTITIES } from './credit.entities';
 
 /** One row per session of the tenant (architecture.md §12.3). Times are unix milliseconds. */
 @Entity({ name: 'sessions' })
@@ -32,4 +34,4 @@ export class MemberRow {
   @Column('integer', { name: 'updated_at' }) updatedAt!: number;
 }
 
-export const REGISTRY_ENTITIES = [SessionRow, MemberRow];
+export const REGISTRY_ENTITIES = [SessionRow, MemberRow, ApiKeyRow, ...CREDIT_ENTITIES];

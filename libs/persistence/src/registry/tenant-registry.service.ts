@@ -5,11 +5,12 @@ import { isSafeId, type SessionId, type TenantId } from '@app/common';
 import { DataPaths } from '../data-paths';
 import { DataSourceRegistry, openSqlite } from '../datasource-registry';
 import { RegistryInitial1764000000001 } from '../migrations/registry-1-initial';
+import { RegistryCreditsApiKeys1764000000002 } from '../migrations/registry-2-credits-api-keys';
 import { PERSISTENCE_OPTIONS } from '../persistence.module-definition';
 import type { PersistenceConfig } from '../persistence.config';
 import { MemberRow, REGISTRY_ENTITIES, SessionRow } from './entities';
 
-export const REGISTRY_MIGRATIONS = [RegistryInitial1764000000001];
+export const REGISTRY_MIGRATIONS = [RegistryInitial1764000000001, RegistryCreditsApiKeys1764000000002];
 
 /** Access to each tenant's `registry.db`: sessions and members. */
 @Injectable()

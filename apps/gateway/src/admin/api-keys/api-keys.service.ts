@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { Injectable, Logger } from '@nestjs/common';
+import type { ApiKeyVerifier, AuthIdentity } from '@app/auth';
+import { ApiKeyRow, TenantRegistry } from '@app/persistence';
+import { CloseCode, ForbiddenError, isRole, ROLE_RANK, type Role } from '@app/protocol';
+import { ConnectionRegistry } from '../../connection/connection-registry';
+import { AdminError } from '../common/admin-error';
+import type { ApiKeyDto, CreatedApiKeyDto } from './api-keys.dto';
+import { apiKeyUserId, formatApiKey, hashSecret, newSecret, parseApiKey } from './api-key';
+
+/** `last_used_at` is written at most this often per key. */
+export const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+
+/**
+ * API keys in each tenant's registry: issue (the key shown once, its SHA-256 stored), list, revoke, and
+ * verification for the WebSocket `authenticate` and the HTTP guard (provided as API_KEY_VERIFIER).
+ */
+@Injectable()
+export class ApiKeysService implements ApiKeyVerifier {
+  private readonly logger = new Logger(ApiKeysService.name);
+
+  constructor(
+    private readonly registry: TenantRegistry,
+    private readonly connections: ConnectionRegistry,
+  ) {}
+
+  async create(actor: AuthIdentity, role: Role, label?: string): Promise<CreatedApiKeyDto> {
+    if (ROLE_RANK[role] > ROLE_RANK[actor.role])
+      throw new ForbiddenError('You cannot issue a key with a role above your own');
+    const secret = newSecret();
+    const row: ApiKeyRow = {
+      id: randomUUID(),
+      keyHash: hashSecret(secret),
+      userId: actor.userId,
+      role,
+      label: label?.trim() || null,
+      createdAt: Date.now(),
+      lastUsedAt: null,
+      revokedAt: null,
+    };
+    await this.registry.write(actor.tenantId, (ds) => ds.getRepository(ApiKeyRow).insert(row));
+    this.logger.log(`tenant ${actor.tenantId}: API key ${row.id} (${role}) issued by ${actor.userId}`);
+    return {
+      id: row.id,
+      key: formatApiKey(actor.tenantId, secret),
+      role,
+      ...(row.label ? { label: row.label } : {}),
+      createdAt: row.createdAt,
+    };
+  }
+
+  async list(actor: AuthIdentity): Promise<{ keys: ApiKeyDto[] }> {
+    const rows = await this.registry.read(actor.tenantId, (ds) =>
+      ds.getRepository(ApiKeyRow).find({ order: { createdAt: 'ASC' } }),
+    );
+    return { keys: rows.map(toDto) };
+  }
+
+  /** Revokes a key (idempotent) and closes the sockets it authenticated. */
+  async revoke(actor: AuthIdentity, id: string): Promise<void> {
+    const found = await this.registry.write(actor.tenantId, async (ds) => {
+      const repo = ds.getRepository(ApiKeyRow);
+      const row = await repo.findOneBy({ id });
+      if (!row) return false;
+      if (row.revokedAt === null) await repo.update({ id }, { revokedAt: Date.now() });
+      return true;
+    });
+    if (!found) throw new AdminError('API_KEY_NOT_FOUND');
+    for (const conn of this.connections.ofUser(actor.tenantId, apiKeyUserId(id))) {
+      conn.close(CloseCode.POLICY_VIOLATION, 'credential revoked');
+    }
+    this.logger.log(`tenant ${actor.tenantId}: API key ${id} revoked by ${actor.userId}`);
+  }
+
+  /**
+   * The identity of a valid, unrevoked key, else null. A key naming a tenant that has no registry is
+   * refused without creating one.
+   */
+  async verify(token: string): Promise<AuthIdentity | null> {
+    const parsed = parseApiKey(token);
+    if (!parsed) return null;
+    const { tenantId, secret } = parsed;
+    if (!existsSync(this.registry.paths.registryFile(tenantId))) return null;
+    const row = await this.registry.read(tenantId, (ds) =>
+      ds.getRepository(ApiKeyRow).findOneBy({ keyHash: hashSecret(secret) }),
+    );
+    if (!row || row.revokedAt !== null || !isRole(row.role)) return null;
+    const now = Date.now();
+    if (row.lastUsedAt === null || now - row.lastUsedAt >= LAST_USED_WRITE_INTERVAL_MS) {
+      void this.registry
+        .write(tenantId, (ds) => ds.getRepository(ApiKeyRow).update({ id: row.id }, { lastUsedAt: now }))
+        .catch((err: Error) =>
+          this.logger.warn(`recording the use of API key ${row.id} failed: ${err.message}`),
+        );
+    }
+    return { userId: apiKeyUserId(row.id), email: '', tenantId, role: row.role, via: 'api_key' };
+  }
+}
+
+function toDto(row: ApiKeyRow): ApiKeyDto {
+  return {
+    id: row.id,
+    ...(row.label ? { label: row.label } : {}),
+    role: row.role as Role,
+    createdBy: row.userId,
+    createdAt: row.createdAt,
+    ...(row.lastUsedAt !== null ? { lastUsedAt: row.lastUsedAt } : {}),
+    ...(row.revokedAt !== null ? { revokedAt: row.revokedAt } : {}),
+  };
+}

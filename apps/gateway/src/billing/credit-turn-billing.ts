@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import { CreditsService } from '@app/billing';
+import type { TenantId } from '@app/common';
+import type { TurnUsage } from '../sessions/active-session';
+import { TurnBilling, type SessionRef, type TurnCharge, type TurnRef } from '../turns/turn-billing';
+
+/** The turn cycle's view of the credits: a session and a turn in, a tenant's account touched. */
+@Injectable()
+export class CreditTurnBilling extends TurnBilling {
+  constructor(private readonly credits: CreditsService) {
+    super();
+  }
+
+  reserve(active: SessionRef, turnId: string, userId: string): Promise<string | undefined> {
+    return this.credits.reserveTurn(active.tenantId, {
+      sessionId: active.sessionId,
+      turnId,
+      actorUserId: userId,
+    });
+  }
+
+  price(usage: TurnUsage): TurnCharge {
+    return { cost: this.credits.price(usage) };
+  }
+
+  settle(active: SessionRef, turn: TurnRef, charge: TurnCharge): Promise<void> {
+    return this.credits.settleTurn(active.tenantId, turn.reservationId, charge.cost);
+  }
+
+  release(active: SessionRef, turn: TurnRef): Promise<void> {
+    return this.credits.releaseTurn(active.tenantId, turn.reservationId, 'the turn ended without usage');
+  }
+
+  async recover(tenantId: string): Promise<void> {
+    await this.credits.recover(tenantId as TenantId);
+  }
+}

@@ -1,0 +1,98 @@
+import pino from 'pino';
+import type { WebSocket } from 'ws';
+import { Connection } from './connection';
+
+/** A socket whose send buffer the test controls: the slow-consumer policy only reads bufferedAmount. */
+class FakeSocket {
+  readyState = 1;
+  bufferedAmount = 0;
+  sent: string[] = [];
+  closed?: { code: number; reason: string };
+  send(frame: string) {
+    this.sent.push(frame);
+  }
+  close(code: number, reason: string) {
+    this.closed = { code, reason };
+    this.readyState = 2;
+  }
+  terminate() {
+    this.readyState = 3;
+  }
+}
+
+function connection(limits = { skipBytes: 1000, closeBytes: 5000, stallMs: 50 }) {
+  const socket = new FakeSocket();
+  const conn = new Connection(
+    'c1',
+    socket as unknown as WebSocket,
+    '127.0.0.1',
+    1,
+    pino({ level: 'silent' }),
+    { max: 60, windowMs: 10_000 },
+    limits,
+  );
+  return { socket, conn };
+}
+
+describe('Connection slow-consumer policy', () => {
+  it('sends everything while the buffer is below the skip threshold', () => {
+    const { socket, conn } = connection();
+    socket.bufferedAmount = 999;
+    expect(conn.sendFrame('a', true)).toBe(true);
+    expect(conn.sendFrame('b', false)).toBe(true);
+    expect(socket.sent).toEqual(['a', 'b']);
+  });
+
+  it('skips ephemeral frames above the skip threshold but never durable ones', () => {
+    const { socket, conn } = connection();
+    socket.bufferedAmount = 1500;
+    expect(conn.sendFrame('delta', true)).toBe(false);
+    expect(conn.sendFrame('durable', false)).toBe(true);
+    expect(socket.sent).toEqual(['durable']);
+    expect(conn.skippedFrames).toBe(1);
+    expect(socket.closed).toBeUndefined();
+  });
+
+  it('closes with 1013 above the close threshold', () => {
+    const { socket, conn } = connection();
+    socket.bufferedAmount = 5001;
+    expect(conn.sendFrame('durable', false)).toBe(false);
+    expect(socket.closed).toEqual({ code: 1013, reason: 'slow consumer' });
+    expect(conn.sendFrame('after', false)).toBe(false);
+    expect(socket.sent).toEqual([]);
+  });
+
+  it('closes a socket that stays congested for the stall time, even with nothing more to send', async () => {
+    const { socket, conn } = connection();
+    socket.bufferedAmount = 2000;
+    conn.sendFrame('delta', true);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(socket.closed?.code).toBe(1013);
+  });
+
+  it('does not close a socket that caught up before the stall time', async () => {
+    const { socket, conn } = connection();
+    socket.bufferedAmount = 2000;
+    conn.sendFrame('delta', true);
+    socket.bufferedAmount = 10;
+    await new Promise((r) => setTimeout(r, 80));
+    expect(socket.closed).toBeUndefined();
+    expect(conn.sendFrame('next', true)).toBe(true);
+  });
+});
+
+describe('Connection holds a joining session', () => {
+  it('holds live frames of that session and releases those above the replayed seq, in order', () => {
+    const { socket, conn } = connection();
+    conn.hold('s1');
+    conn.deliver('f5', false, 's1', 5);
+    conn.deliver('other', false, 's2', 1);
+    conn.deliver('f6', true, 's1', 6);
+    conn.deliver('f7', false, 's1', 7);
+    expect(socket.sent).toEqual(['other']);
+    conn.release('s1', 5);
+    expect(socket.sent).toEqual(['other', 'f6', 'f7']);
+    conn.deliver('f8', false, 's1', 8);
+    expect(socket.sent).toEqual(['other', 'f6', 'f7', 'f8']);
+  });
+});
