@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import sqlite3 from 'sqlite3';
 import { DiminuendoClient, ProtocolError } from '@app/client';
 import type { SessionMeta } from '@app/protocol';
-import { startGateway, type GatewayProcess } from './support/gateway-process';
+import { startGateway, tempDataDir, type GatewayProcess } from './support/gateway-process';
 import { JwksServer } from './support/jwks-server';
 
 function querySqlite<T>(file: string, sql: string): Promise<T[]> {
@@ -21,8 +21,11 @@ function querySqlite<T>(file: string, sql: string): Promise<T[]> {
 
 describe('session management (dev mode)', () => {
   let gw: GatewayProcess;
+  /** DATA_DIR sits inside a directory of this test's own, so "outside DATA_DIR" can be checked. */
+  let parent: string;
   beforeAll(async () => {
-    gw = await startGateway({ NODE_ENV: 'development' });
+    parent = tempDataDir();
+    gw = await startGateway({ NODE_ENV: 'development', DATA_DIR: join(parent, 'data') });
   });
   afterAll(async () => {
     await gw.stop();
@@ -93,6 +96,7 @@ describe('session management (dev mode)', () => {
   it('refuses path-like ids as unknown sessions without touching the filesystem', async () => {
     const c = await DiminuendoClient.connect(gw.url);
     const before = readdirSync(gw.dataDir).sort();
+    const outside = readdirSync(parent).sort();
     for (const id of ['../x', '../../tenants/dev', 'a/b', '..', '%2e%2e', 'x'.repeat(129)]) {
       const err = await c.request({ type: 'delete_session', sessionId: id }).catch((e: ProtocolError) => e);
       expect([id, (err as ProtocolError).code]).toEqual([
@@ -101,7 +105,7 @@ describe('session management (dev mode)', () => {
       ]);
     }
     expect(readdirSync(gw.dataDir).sort()).toEqual(before);
-    expect(existsSync(join(gw.dataDir, '..', 'x'))).toBe(false);
+    expect(readdirSync(parent).sort()).toEqual(outside);
     await c.close();
   });
 
