@@ -113,10 +113,12 @@ export class EventPublisher {
 
   private reserve(active: ActiveSession): Promise<void> {
     active.reserving ??= (async () => {
+      let ok = false;
       try {
         const next = Math.max(active.reservedSeq, active.lastSeq) + this.block;
         await this.registry.updateSession(active.tenantId, active.sessionId, { lastSeq: next });
         active.reservedSeq = next;
+        ok = true;
       } catch (err) {
         this.logger.error(
           `seq reservation for session ${active.sessionId} failed: ${(err as Error).message}`,
@@ -124,7 +126,9 @@ export class EventPublisher {
       } finally {
         active.reserving = undefined;
       }
-      this.drain(active);
+      // A failed reservation is retried after a pause; events wait, in order, meanwhile.
+      if (ok) this.drain(active);
+      else setTimeout(() => this.drain(active), 1000).unref();
     })();
     return active.reserving;
   }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { SessionStore } from '@app/persistence';
 import type { SessionState } from '@app/protocol';
@@ -104,18 +103,13 @@ export class TurnFinisher {
   ): void {
     if (!text && !meta) return;
     const metadata = { ...(turn.thinking ? { thinking: turn.thinking } : {}), ...meta };
-    this.store.enqueue({
-      table: 'messages',
-      sessionId: active.sessionId,
-      row: {
-        id: randomUUID(),
-        turnId: turn.id,
-        role: 'assistant',
-        content: text,
-        metadata: Object.keys(metadata).length ? JSON.stringify(metadata) : null,
-        userId: null,
-        createdAt: now,
-      },
+    this.store.appendMessage(active.sessionId, {
+      turnId: turn.id,
+      role: 'assistant',
+      content: text,
+      metadata: Object.keys(metadata).length ? JSON.stringify(metadata) : null,
+      userId: null,
+      createdAt: now,
     });
   }
 }

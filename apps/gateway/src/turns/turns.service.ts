@@ -86,18 +86,13 @@ export class TurnsService {
     active.turn = turn;
 
     const base = { sessionId: active.sessionId, turnId: turn.id };
-    this.store.enqueue({
-      table: 'messages',
-      sessionId: active.sessionId,
-      row: {
-        id: randomUUID(),
-        turnId: turn.id,
-        role: 'user',
-        content: text,
-        metadata: null,
-        userId: identity.userId,
-        createdAt: turn.startedAt,
-      },
+    this.store.appendMessage(active.sessionId, {
+      turnId: turn.id,
+      role: 'user',
+      content: text,
+      metadata: null,
+      userId: identity.userId,
+      createdAt: turn.startedAt,
     });
     this.publisher.publish(active, { type: 'user_message', ...base, text, userId: identity.userId });
     this.states.set(active, 'running');
@@ -154,18 +149,13 @@ export class TurnsService {
     return this.withOpenTurn(identity, sessionId, turnId, (active) => {
       const turn = active.turn!;
       active.podium?.send(steerMessage(text, turn.id));
-      this.store.enqueue({
-        table: 'messages',
-        sessionId: active.sessionId,
-        row: {
-          id: randomUUID(),
-          turnId: turn.id,
-          role: 'user',
-          content: text,
-          metadata: '{"steer":true}',
-          userId: identity.userId,
-          createdAt: Date.now(),
-        },
+      this.store.appendMessage(active.sessionId, {
+        turnId: turn.id,
+        role: 'user',
+        content: text,
+        metadata: '{"steer":true}',
+        userId: identity.userId,
+        createdAt: Date.now(),
       });
       this.publisher.publish(
         active,

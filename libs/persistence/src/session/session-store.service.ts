@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { SessionId } from '@app/common';
 import { DataPaths } from '../data-paths';
@@ -59,6 +60,11 @@ export class SessionStore {
 
   enqueue(cmd: WriteCommand & { sessionId: SessionId }): void {
     this.writer.enqueue(cmd);
+  }
+
+  /** Queues a conversation message (a prompt, a steer, an assistant answer) with a new id. */
+  appendMessage(sessionId: string, message: Omit<StoredMessage, 'id'>): void {
+    this.writer.enqueue({ table: 'messages', sessionId, row: { id: randomUUID(), ...message } });
   }
 
   /** Durable events with seq > afterSeq, ascending, at most `limit` (+1 to tell whether more exist). */
