@@ -41,6 +41,9 @@ describe('live sessions: turns, streaming, replay, files', () => {
     STOP_TURN_GRACE_MS: '1500',
     TURN_STALL_TIMEOUT_MS: '1500',
     DB_WRITE_BATCH_MS: '50',
+    HEARTBEAT_INTERVAL_MS: '1000',
+    SESSION_IDLE_TIMEOUT_MS: '1500',
+    SESSION_REAPER_INTERVAL_MS: '250',
   });
 
   beforeAll(async () => {
@@ -391,6 +394,29 @@ describe('live sessions: turns, streaming, replay, files', () => {
     expect(statements).toBeLessThan(rows);
     expect(transactions).toBeLessThan(rows / 2);
     await c.close();
+  });
+
+  it('sends heartbeats to watched sessions and stops the agent of a session nobody watches', async () => {
+    const watcher = await DiminuendoClient.connect(gw.url);
+    expect(watcher.log.find((e) => e.type === 'connected')).toMatchObject({ heartbeatIntervalMs: 1000 });
+    const id = await newSession(watcher, 'echo');
+    await watcher.request({ type: 'join_session', sessionId: id });
+    const beat = await watcher.waitFor('heartbeat', 3000);
+    expect(typeof beat.ts).toBe('number');
+    const before = (await sim.stats()).instancesStopped;
+
+    await watcher.request({ type: 'leave_session', sessionId: id });
+    const idle = await watcher.waitFor(
+      'session_state',
+      6000,
+      true,
+      (e) => e.sessionId === id && e.state === 'inactive',
+    );
+    expect(idle.previousState).toBe('deactivating');
+    expect((await sim.stats()).instancesStopped).toBeGreaterThan(before); // other tests' idle sessions may stop too
+    const list = await watcher.request<any>({ type: 'list_sessions' });
+    expect(list.sessions.find((s: any) => s.id === id).status).toBe('inactive');
+    await watcher.close();
   });
 
   it('continues seq after a restart without reuse, with history and events intact', async () => {
