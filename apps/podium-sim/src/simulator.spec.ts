@@ -315,6 +315,23 @@ describe('echo agent', () => {
     const end = await client.waitForType('stream_end');
     expect(end.content.text).toHaveLength(2000 * 16);
   });
+
+  it('pace:N:R:B streams N send-time-stamped frames at R frames/s in bursts of B', async () => {
+    const id = await createInstance('echo');
+    const client = await EventClient.connect(id);
+    const before = Date.now();
+    client.send('process_message', { text: 'pace:40:400:10', turn_id: 'tp' });
+    const end = await client.waitForType('stream_end');
+    const updates = client.frames.filter((f) => f.messageType === 'stream_update');
+    expect(updates).toHaveLength(40);
+    const stamps = updates.map((f) => /^@(\d+\.\d+)#(\d+) $/.exec(f.content.text));
+    expect(stamps.every((m, i) => m !== null && Number(m[2]) === i)).toBe(true);
+    const times = stamps.map((m) => Number(m![1]));
+    expect(times[0]).toBeGreaterThanOrEqual(before - 1);
+    // 4 bursts of 10, 25 ms apart: the last burst starts ~75 ms after the first.
+    expect(times[39] - times[0]).toBeGreaterThanOrEqual(70);
+    expect(end.content.text).toContain('#39 ');
+  });
 });
 
 describe('coding-agent', () => {

@@ -1,0 +1,65 @@
+/**
+ * P6: connect + authenticate (dev) latency — sequential `DiminuendoClient.connect` (TCP + upgrade +
+ * `welcome`/`connected` + `authenticated`), and `create_session` round-trip on one connection.
+ * Reference (not a target baseline): a raw ws connect to the bare relay up to its first message.
+ */
+import WebSocket from 'ws';
+import { DiminuendoClient } from '@app/client';
+import { percentile, preciseNow, startGw, startHelper, startSim, summary, type BenchContext, type BenchResult } from '../lib/common';
+
+export async function run(ctx: BenchContext): Promise<BenchResult> {
+  const n = ctx.quick ? 200 : 1000;
+  const sim = await startSim();
+  const gw = await startGw(sim);
+  const relay = await startHelper('relay.js');
+  const connectMs: number[] = [];
+  const rawMs: number[] = [];
+  const createMs: number[] = [];
+  try {
+    for (let i = 0; i < n + 20; i++) {
+      const t0 = preciseNow();
+      const ws = new WebSocket(`ws://127.0.0.1:${relay.port}/`, { perMessageDeflate: false });
+      await new Promise((res, rej) => {
+        ws.once('message', res);
+        ws.once('error', rej);
+      });
+      if (i >= 20) rawMs.push(preciseNow() - t0);
+      ws.terminate();
+    }
+    for (let i = 0; i < n + 20; i++) {
+      const t0 = preciseNow();
+      const c = await DiminuendoClient.connect(gw.url);
+      if (i >= 20) connectMs.push(preciseNow() - t0);
+      c.socket.terminate();
+    }
+    const c = await DiminuendoClient.connect(gw.url);
+    c.maxLog = 0;
+    for (let i = 0; i < n + 20; i++) {
+      const t0 = preciseNow();
+      await c.request({ type: 'create_session', agentType: 'echo' });
+      if (i >= 20) createMs.push(preciseNow() - t0);
+    }
+    await c.close();
+  } finally {
+    await relay.stop();
+    await gw.stop();
+    await sim.stop();
+  }
+  const s = (v: number[]) => v.sort((a, b) => a - b);
+  s(connectMs);
+  s(rawMs);
+  s(createMs);
+  const p = (v: number[], q: number) => summary([percentile(v, q, true)]);
+  ctx.log(`P6: connect p50 ${percentile(connectMs, 50, true).toFixed(2)} ms, create_session p50 ${percentile(createMs, 50, true).toFixed(2)} ms`);
+  return {
+    id: 'P6',
+    name: 'connect and create_session',
+    params: { samples: n, warmup: 20, sequential: true },
+    rows: [
+      { id: 'P6', metric: 'connect + authenticate (dev) p50', unit: 'ms', gateway: p(connectMs, 50), baseline: { name: 'raw ws connect', ...p(rawMs, 50) }, ratio: summary([percentile(connectMs, 50, true) / percentile(rawMs, 50, true)]), ratioKind: 'ratio', target: '≤ 1 ms', met: percentile(connectMs, 50, true) <= 1 },
+      { id: 'P6', metric: 'connect + authenticate (dev) p99', unit: 'ms', gateway: p(connectMs, 99), baseline: { name: 'raw ws connect', ...p(rawMs, 99) }, ratio: summary([percentile(connectMs, 99, true) / percentile(rawMs, 99, true)]), ratioKind: 'ratio', target: '≤ 5 ms', met: percentile(connectMs, 99, true) <= 5 },
+      { id: 'P6', metric: 'create_session p50', unit: 'ms', gateway: p(createMs, 50), target: '≤ 1 ms', met: percentile(createMs, 50, true) <= 1 },
+      { id: 'P6', metric: 'create_session p99', unit: 'ms', gateway: p(createMs, 99), target: '≤ 5 ms', met: percentile(createMs, 99, true) <= 5 },
+    ],
+  };
+}

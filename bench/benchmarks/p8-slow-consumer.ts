@@ -1,0 +1,82 @@
+/**
+ * P8: slow consumer. 11 subscribers of one session receive a paced stream (4,000 deltas/s in bursts
+ * of 10, ~0.5 MB/s each) with WS_BACKPRESSURE_CLOSE_BYTES = 1 MiB. Control run: everyone reads.
+ * Slow run: one subscriber stops reading (its TCP socket is paused) as the turn starts. Reported: the
+ * time from the pause to the gateway's `slow consumer: closing` log line (close 1013 expected) — an upper bound of "cut within 5 s of 1 MiB
+ * buffered", since it also includes filling the kernel socket buffers before `bufferedAmount` grows —
+ * and the other 10 subscribers' p99 latency with the slow consumer vs without.
+ */
+import { percentile, preciseNow, startGw, startSim, summary, type BenchContext, type BenchResult } from '../lib/common';
+import { gatewayFanout } from '../lib/fanout';
+
+export async function run(ctx: BenchContext): Promise<BenchResult> {
+  const n = 11;
+  const slow = n - 1;
+  const rate = 4000;
+  const seconds = ctx.quick ? 10 : 15;
+  const frames = rate * seconds;
+  const reps = ctx.quick ? 1 : 2;
+  const prompt = `pace:${frames}:${rate}:10`;
+  const sim = await startSim();
+  const gw = await startGw(sim, { WS_BACKPRESSURE_CLOSE_BYTES: String(1 << 20), WS_BACKPRESSURE_SKIP_BYTES: String(1 << 20) });
+  const controlP99: number[] = [];
+  const slowP99: number[] = [];
+  const cutMs: number[] = [];
+  const codes: number[] = [];
+  try {
+    for (let r = 0; r < reps; r++) {
+      const subs = await gatewayFanout(gw, n);
+      const exclude = new Set([slow]);
+      await subs.run('bench:500', 500, { exclude });
+      const control = await subs.run(prompt, frames, { latency: true, exclude });
+      controlP99.push(percentile(control.latenciesMs.sort() as any, 99, true));
+      let pausedAt = 0;
+      let closedAt = 0;
+      let cutLoggedAt = 0;
+      const watch = (chunk: Buffer) => {
+        if (!cutLoggedAt && chunk.toString().includes('slow consumer')) cutLoggedAt = preciseNow();
+      };
+      gw.proc.stdout!.on('data', watch);
+      gw.proc.stderr!.on('data', watch);
+      const slowClient = subs.clients[slow];
+      void slowClient.closed.then(({ code }) => {
+        closedAt = preciseNow();
+        codes.push(code);
+      });
+      const loaded = await subs.run(prompt, frames, {
+        latency: true,
+        exclude,
+        onStarted: () => {
+          (slowClient.socket as any)._socket.pause();
+          pausedAt = preciseNow();
+        },
+      });
+      // the slow client's close is observed only when it reads again
+      (slowClient.socket as any)._socket.resume();
+      const t = Date.now();
+      while (!closedAt && Date.now() - t < 5000) await new Promise((res) => setTimeout(res, 20));
+      // the close frame sits behind megabytes of buffered data, so the cut is timed by the gateway's
+      // "slow consumer: closing" log line (read from its stdout as it is written)
+      gw.proc.stdout!.off('data', watch);
+      gw.proc.stderr!.off('data', watch);
+      cutMs.push(cutLoggedAt ? cutLoggedAt - pausedAt : NaN);
+      slowP99.push(percentile(loaded.latenciesMs.sort() as any, 99, true));
+      ctx.log(`P8 rep ${r + 1}: others' p99 ${controlP99.at(-1)!.toFixed(2)} ms → ${slowP99.at(-1)!.toFixed(2)} ms with a slow consumer; slow client closed ${codes.at(-1)} after ≤ ${cutMs.at(-1)!.toFixed(0)} ms; others lost ${loaded.lossPerSubscriber}`);
+      await subs.close();
+    }
+  } finally {
+    await gw.stop();
+    await sim.stop();
+  }
+  const ratio = summary(slowP99.map((s, i) => s / controlP99[i]));
+  const cut = summary(cutMs);
+  return {
+    id: 'P8',
+    name: 'slow consumer',
+    params: { subscribers: n, rate, seconds, reps, closeBytes: 1 << 20 },
+    rows: [
+      { id: 'P8', metric: 'slow subscriber: pause → close', unit: 'ms', gateway: cut, target: 'cut ≤ 5 s after 1 MiB buffered (close 1013)', met: codes.every((c) => c === 1013) && cut.max <= 5000, notes: `close codes ${codes.join(',')}; time includes kernel buffer fill` },
+      { id: 'P8', metric: "others' p99 with a slow consumer", unit: 'ms', gateway: summary(slowP99), baseline: { name: 'same, no slow consumer', ...summary(controlP99) }, ratio, ratioKind: 'ratio', target: '≤ 1.5×', met: ratio.median <= 1.5 },
+    ],
+  };
+}

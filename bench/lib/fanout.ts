@@ -1,0 +1,199 @@
+/**
+ * Subscribers of one streaming turn, either through the gateway (typed client, one echo session
+ * joined by every subscriber) or through the raw ws relay. Both count deltas, check `seq` per client
+ * and, for `pace:` prompts, record delivery latency from the upstream send stamp.
+ */
+import WebSocket from 'ws';
+import { DiminuendoClient } from '@app/client';
+import { pool, postJson, preciseNow, SIM_KEY, sleep, until, type GatewayProcess, type SimProcess } from './common';
+
+export interface SubStats {
+  deltas: number;
+  lastSeq: number;
+  seqViolations: number;
+  firstAt: number;
+  lastAt: number;
+  done: boolean;
+  closedCode?: number;
+}
+
+export interface TurnRun {
+  /** Deltas received over all subscribers (only those in `measured`). */
+  delivered: number;
+  seconds: number;
+  framesPerSecond: number;
+  seqViolations: number;
+  lossPerSubscriber: number;
+  latenciesMs: Float64Array;
+  subs: SubStats[];
+}
+
+export interface Fanout {
+  readonly size: number;
+  /** Streams `prompt` and resolves once every measured subscriber saw the turn end. */
+  run(prompt: string, expectedDeltas: number, opts?: RunOptions): Promise<TurnRun>;
+  close(): Promise<void>;
+}
+
+export interface RunOptions {
+  timeoutMs?: number;
+  latency?: boolean;
+  /** Indices excluded from completion and statistics (the slow consumer of P8). */
+  exclude?: Set<number>;
+  onStarted?: () => void;
+}
+
+const STAMP = /^@(\d+\.\d+)#/;
+
+class Recorder {
+  subs: SubStats[] = [];
+  lat: number[] = [];
+  latency = false;
+  constructor(n: number) {
+    this.reset(n, false);
+  }
+  reset(n: number, latency: boolean): void {
+    this.subs = Array.from({ length: n }, () => ({
+      deltas: 0,
+      lastSeq: -1,
+      seqViolations: 0,
+      firstAt: 0,
+      lastAt: 0,
+      done: false,
+    }));
+    this.lat = [];
+    this.latency = latency;
+  }
+  delta(i: number, seq: number, text: string): void {
+    const now = preciseNow();
+    const s = this.subs[i];
+    if (s.deltas++ === 0) s.firstAt = now;
+    s.lastAt = now;
+    if (seq <= s.lastSeq) s.seqViolations++;
+    s.lastSeq = seq;
+    if (this.latency) {
+      const m = STAMP.exec(text);
+      if (m) this.lat.push(now - Number(m[1]));
+    }
+  }
+  seq(i: number, seq: number): void {
+    const s = this.subs[i];
+    if (seq <= s.lastSeq) s.seqViolations++;
+    s.lastSeq = seq;
+  }
+  result(expected: number, exclude: Set<number>): TurnRun {
+    const measured = this.subs.filter((_, i) => !exclude.has(i));
+    const delivered = measured.reduce((n, s) => n + s.deltas, 0);
+    const first = Math.min(...measured.map((s) => s.firstAt));
+    const last = Math.max(...measured.map((s) => s.lastAt));
+    const seconds = (last - first) / 1000;
+    return {
+      delivered,
+      seconds,
+      framesPerSecond: delivered / seconds,
+      seqViolations: measured.reduce((n, s) => n + s.seqViolations, 0),
+      lossPerSubscriber: Math.max(...measured.map((s) => expected - s.deltas)),
+      latenciesMs: Float64Array.from(this.lat),
+      subs: this.subs,
+    };
+  }
+}
+
+async function waitDone(rec: Recorder, exclude: Set<number>, timeoutMs: number): Promise<void> {
+  await until(() => rec.subs.every((s, i) => s.done || exclude.has(i)), timeoutMs, 'turn end at every subscriber', 20);
+}
+
+/** N typed clients of the gateway joined to one echo session. */
+export async function gatewayFanout(
+  gw: GatewayProcess,
+  n: number,
+  localAddress = '127.0.0.1',
+): Promise<Fanout & { clients: DiminuendoClient[]; sessionId: string }> {
+  const clients = await pool(Array.from({ length: n }), 25, () =>
+    DiminuendoClient.connect(gw.url, { localAddress }),
+  );
+  const owner = clients[0];
+  const created = await owner.request<any>({ type: 'create_session', agentType: 'echo' });
+  const sessionId: string = created.session.id;
+  const rec = new Recorder(n);
+  clients.forEach((c, i) => {
+    c.maxLog = 0;
+    c.on('*', (e: any) => {
+      if (e.sessionId !== sessionId) return;
+      if (e.type === 'text_delta') rec.delta(i, e.seq, e.text);
+      else if (typeof e.seq === 'number') {
+        rec.seq(i, e.seq);
+        if (e.type === 'turn_complete' || e.type === 'turn_error') rec.subs[i].done = true;
+      }
+    });
+    void c.closed.then(({ code }) => (rec.subs[i].closedCode = code));
+  });
+  await pool(clients, 25, (c) => c.request({ type: 'join_session', sessionId }));
+  return {
+    size: n,
+    clients,
+    sessionId,
+    async run(prompt, expected, opts = {}) {
+      const exclude = opts.exclude ?? new Set<number>();
+      rec.reset(n, opts.latency ?? false);
+      // the session returns to ready just after the previous turn ended: retry a busy answer briefly
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await owner.request({ type: 'run_turn', sessionId, text: prompt });
+          break;
+        } catch (err) {
+          if (attempt >= 100) throw err;
+          await sleep(20);
+        }
+      }
+      opts.onStarted?.();
+      await waitDone(rec, exclude, opts.timeoutMs ?? 120_000);
+      return rec.result(expected, exclude);
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.close()));
+    },
+  };
+}
+
+/** N raw ws subscribers of the baseline relay. */
+export async function relayFanout(
+  relayPort: number,
+  sim: SimProcess,
+  n: number,
+  localAddress = '127.0.0.1',
+): Promise<Fanout & { sockets: WebSocket[] }> {
+  const rec = new Recorder(n);
+  const sockets = await pool(Array.from({ length: n }), 25, async (_, i) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${relayPort}/`, { perMessageDeflate: false, localAddress });
+    await new Promise((res, rej) => {
+      ws.once('message', res);
+      ws.once('error', rej);
+    });
+    ws.on('message', (data) => {
+      const e = JSON.parse(data.toString());
+      if (e.type === 'text_delta') rec.delta(i, e.seq, e.text);
+      else if (typeof e.seq === 'number') {
+        rec.seq(i, e.seq);
+        if (e.type === 'turn_complete') rec.subs[i].done = true;
+      }
+    });
+    ws.on('close', (code) => (rec.subs[i].closedCode = code));
+    return ws;
+  });
+  return {
+    size: n,
+    sockets,
+    async run(prompt, expected, opts = {}) {
+      const exclude = opts.exclude ?? new Set<number>();
+      rec.reset(n, opts.latency ?? false);
+      await postJson(`http://127.0.0.1:${relayPort}/start`, { simUrl: sim.url, apiKey: SIM_KEY, prompt });
+      opts.onStarted?.();
+      await waitDone(rec, exclude, opts.timeoutMs ?? 120_000);
+      return rec.result(expected, exclude);
+    },
+    async close() {
+      for (const ws of sockets) ws.close();
+    },
+  };
+}
