@@ -147,6 +147,9 @@ describe('connection and transport (dev mode)', () => {
     expect(body.protocolVersion).toBe(1);
     const live = await fetch(`${gw.url}/health/live`);
     expect(live.status).toBe(200);
+    expect(await live.json()).toEqual({ status: 'ok' });
+    expect(live.headers.get('strict-transport-security')).toMatch(/max-age=31536000/);
+    expect(live.headers.get('x-content-type-options')).toBe('nosniff');
     const ready = await fetch(`${gw.url}/health/ready`);
     expect(ready.status).toBe(200);
     expect(body.details.podium.status).toBe('up');

@@ -14,6 +14,7 @@ import { GatewayWsAdapter } from './connection/gateway-ws.adapter';
 import { UpgradePolicy } from './connection/upgrade-policy';
 import { LifecycleService } from './lifecycle/lifecycle.service';
 import { LifecycleState } from './lifecycle/lifecycle.state';
+import { installLiveness } from './health/liveness';
 
 async function bootstrap(): Promise<void> {
   // eslint-disable-next-line no-restricted-properties -- the one place the environment is handed to config
@@ -39,6 +40,11 @@ async function bootstrap(): Promise<void> {
       crossOriginResourcePolicy: { policy: 'same-site' },
     }),
   );
+  installLiveness(app.getHttpServer());
+  const express = app.getHttpAdapter().getInstance();
+  express.set('etag', false);
+  express.disable('x-powered-by');
+
   app.useWebSocketAdapter(
     new GatewayWsAdapter(app, {
       registry: app.get(ConnectionRegistry),

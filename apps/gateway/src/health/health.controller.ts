@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
 import type { Response } from 'express';
 import { PROTOCOL_VERSION } from '@app/protocol';
@@ -8,7 +8,8 @@ import { LifecycleState } from '../lifecycle/lifecycle.state';
 import { HealthComponents } from './health-components';
 
 /**
- * Kubernetes and load-balancer probes. `/health/live` is cheap (the event loop answers);
+ * Kubernetes and load-balancer probes. `/health/live` is cheap (health/liveness.ts, before the Nest
+ * pipeline);
  * `/health/ready` is honest (not draining, DATA_DIR writable, dependencies reachable);
  * `/health` is the deep check with component status and instance figures (503 when a component is down).
  */
@@ -21,12 +22,6 @@ export class HealthController {
     private readonly lifecycle: LifecycleState,
     private readonly connections: ConnectionRegistry,
   ) {}
-
-  @Get('live')
-  @HttpCode(200)
-  live(): { status: 'ok' } {
-    return { status: 'ok' };
-  }
 
   @Get('ready')
   async ready(@Res({ passthrough: true }) res: Response) {

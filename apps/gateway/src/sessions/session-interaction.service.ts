@@ -18,8 +18,8 @@ import { SessionsService } from './sessions.service';
 import { toSessionMeta } from './session-meta';
 
 const RECENT_MESSAGES = 20;
-/** Durable events a join with `afterSeq` replays at most; beyond that the client pages with get_events. */
-const JOIN_REPLAY_MAX = 10_000;
+/** Page size of the replay a join with `afterSeq` sends (it pages until it has sent everything). */
+const JOIN_REPLAY_PAGE = 1000;
 
 /**
  * Watching a session: join (subscribe, activate, snapshot, replay), leave, and the replay reads
@@ -62,12 +62,7 @@ export class SessionInteraction {
       if (this.activateOnJoin && !row.archived) {
         await this.runtime.ensureLive(identity.tenantId, row).catch(() => undefined); // failure is visible as `error`
       }
-      const [recent, replay] = await Promise.all([
-        this.store.messages(id, RECENT_MESSAGES),
-        afterSeq === undefined
-          ? Promise.resolve(undefined)
-          : this.store.events(id, afterSeq, JOIN_REPLAY_MAX),
-      ]);
+      const recent = await this.store.messages(id, RECENT_MESSAGES);
       const fresh = (await this.registry.findSession(identity.tenantId, id)) ?? row;
       const active = this.runtime.get(id);
       const snapshot: StateSnapshotEvent = {
@@ -82,9 +77,15 @@ export class SessionInteraction {
         recentMessages: recent.messages.map(toHistoryMessage),
       };
       conn.send(snapshot, requestId);
-      if (replay) {
-        for (const e of replay.events) conn.sendFrame(e.payload, false);
-        replayedUpTo = replay.events.length ? replay.events[replay.events.length - 1].seq : afterSeq!;
+      if (afterSeq !== undefined) {
+        // Every durable event after afterSeq, page by page; live frames stay held until the end.
+        replayedUpTo = afterSeq;
+        for (;;) {
+          const page = await this.store.events(id, replayedUpTo, JOIN_REPLAY_PAGE);
+          for (const e of page.events) conn.sendFrame(e.payload, false);
+          if (page.events.length) replayedUpTo = page.events[page.events.length - 1].seq;
+          if (!page.hasMore) break;
+        }
       }
     } finally {
       conn.release(id, replayedUpTo);

@@ -90,7 +90,12 @@ export class BatchedWriter {
   private readonly logger = new Logger('BatchedWriter');
   private buffer: WriteCommand[] = [];
   private timer?: NodeJS.Timeout;
-  private running: Promise<void> = Promise.resolve();
+  /** True while a batch is being written; commands arriving meanwhile form the next batch. */
+  private writing = false;
+  /** Commands enqueued so far, and commands whose batch has been written (committed or failed). */
+  private enqueued = 0;
+  private done = 0;
+  private readonly waiters: { target: number; resolve: () => void }[] = [];
   private closed = false;
   readonly stats: WriterStats = {
     queued: 0,
@@ -114,8 +119,10 @@ export class BatchedWriter {
   enqueue(cmd: WriteCommand): void {
     if (this.closed) throw new Error('writer is shut down');
     this.buffer.push(cmd);
+    this.enqueued++;
     this.stats.queued = this.buffer.length;
     this.dirty.set(cmd.sessionId, (this.dirty.get(cmd.sessionId) ?? 0) + 1);
+    if (this.writing) return; // picked up as soon as the current batch is written
     if (this.buffer.length >= this.opts.batchSize) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.opts.batchMs);
   }
@@ -128,10 +135,13 @@ export class BatchedWriter {
     return this.buffer.length;
   }
 
-  /** Resolves once every command enqueued before this call is committed (or failed and logged). */
+  /** Resolves once every command enqueued before this call is written (committed, or failed and logged). */
   flush(): Promise<void> {
+    const target = this.enqueued;
+    if (this.done >= target) return Promise.resolve();
+    const promise = new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
     this.kick();
-    return this.running;
+    return promise;
   }
 
   /** Flushes only if the session has pending writes (read-your-writes for replay). */
@@ -141,8 +151,12 @@ export class BatchedWriter {
 
   /** Drops buffered commands of a session that is being deleted. */
   discard(sessionId: string): void {
+    const before = this.buffer.length;
     this.buffer = this.buffer.filter((c) => c.sessionId !== sessionId);
+    this.done += before - this.buffer.length;
     this.stats.queued = this.buffer.length;
+    this.dirty.delete(sessionId);
+    this.settleWaiters();
   }
 
   async shutdown(): Promise<void> {
@@ -150,16 +164,32 @@ export class BatchedWriter {
     this.closed = true;
   }
 
+  /**
+   * Writes the buffer now, unless a batch is already being written: then everything buffered meanwhile
+   * is written as one batch right after it. Under load batches grow instead of queueing up.
+   */
   private kick(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.buffer.length === 0) return;
+    if (this.writing || this.buffer.length === 0) return;
     const batch = this.buffer;
     this.buffer = [];
     this.stats.queued = 0;
-    this.running = this.running.then(() => this.write(batch));
+    this.writing = true;
+    void this.write(batch).finally(() => {
+      this.writing = false;
+      this.done += batch.length;
+      this.settleWaiters();
+      if (this.buffer.length > 0) this.kick();
+    });
+  }
+
+  private settleWaiters(): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      if (this.done >= this.waiters[i].target) this.waiters.splice(i, 1)[0].resolve();
+    }
   }
 
   private async write(batch: WriteCommand[]): Promise<void> {
