@@ -72,7 +72,19 @@ describe('buildAuthConfig (spec README "JWT verification", "Dev mode")', () => {
       allowedOrigins: [],
       trustProxy: false,
       clientSecretSet: false,
+      redisUrl: '',
+      redisKeyPrefix: 'diminuendo',
     });
+  });
+
+  it('reads REDIS_URL (redis:// or rediss://) and REDIS_KEY_PREFIX', () => {
+    const c = buildAuthConfig({ REDIS_URL: 'redis://:pw@redis:6379/2', REDIS_KEY_PREFIX: 'gw-eu' });
+    expect(c.redisUrl).toBe('redis://:pw@redis:6379/2');
+    expect(c.redisKeyPrefix).toBe('gw-eu');
+    expect(buildAuthConfig({ REDIS_URL: 'rediss://cache.internal' }).redisUrl).toBe(
+      'rediss://cache.internal',
+    );
+    expect(buildAuthConfig({ REDIS_URL: '' }).redisUrl).toBe('');
   });
 
   it('reads the remaining variables', () => {
@@ -100,6 +112,9 @@ describe('buildAuthConfig (spec README "JWT verification", "Dev mode")', () => {
     ['JWT_CACHE_TTL_MS', '600000'],
     ['AUTH_CLOCK_TOLERANCE_S', '-1'],
     ['TRUST_PROXY', 'maybe'],
+    ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['REDIS_URL', '127.0.0.1:6379'],
+    ['REDIS_KEY_PREFIX', 'has space'],
   ])('rejects %s=%p naming the variable', (name, value) => {
     expect(failure({ [name]: value }).message).toContain(name);
   });

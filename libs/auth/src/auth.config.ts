@@ -1,6 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsInt, IsString, IsUrl, Max, Min, ValidateIf } from 'class-validator';
+import { IsBoolean, IsInt, IsString, IsUrl, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { ConfigValidationError, csv, isDevMode, parseBool, validateEnv } from '@app/common';
 
 export class AuthEnv {
@@ -46,6 +46,16 @@ export class AuthEnv {
   @Transform(parseBool)
   @IsBoolean()
   TRUST_PROXY: boolean = false;
+  /**
+   * Redis shared by every gateway instance (docs/scaling.md). Set: the failed-authentication limiter
+   * counts there, so instances share one budget per IP. Unset: in memory, nothing is contacted.
+   */
+  @ValidateIf((o: AuthEnv) => o.REDIS_URL !== '')
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['redis', 'rediss'] })
+  REDIS_URL: string = '';
+  /** Prefix of every key this gateway writes to Redis (several deployments may share one Redis). */
+  @Matches(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'REDIS_KEY_PREFIX: 1-64 of A-Z a-z 0-9 _ . : -' })
+  REDIS_KEY_PREFIX: string = 'diminuendo';
 }
 
 export interface AuthConfig {
@@ -65,6 +75,9 @@ export interface AuthConfig {
   cacheTtlMs: number;
   allowedOrigins: string[];
   trustProxy: boolean;
+  /** Shared Redis for the failed-authentication limiter; '' keeps it in memory. */
+  redisUrl: string;
+  redisKeyPrefix: string;
 }
 
 export function buildAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
@@ -93,6 +106,8 @@ export function buildAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
     cacheTtlMs: v.JWT_CACHE_TTL_MS,
     allowedOrigins: csv(v.ALLOWED_ORIGINS),
     trustProxy: v.TRUST_PROXY,
+    redisUrl: v.REDIS_URL,
+    redisKeyPrefix: v.REDIS_KEY_PREFIX,
   };
 }
 

@@ -5,8 +5,11 @@ import { AUTH_OPTIONS } from './auth.module-definition';
 import type { AuthConfig } from './auth.config';
 import { DEV_IDENTITY, type AuthIdentity } from './identity';
 import { RoleResolver } from './role-resolver';
-import { KeyedSlidingWindow } from './sliding-window';
+import { FailedAuthLimiter } from './failed-auth-limiter';
 import { TokenVerifier } from './token-verifier';
+
+/** retryAfterMs suggested while the shared limiter is unreachable. */
+export const LIMITER_DOWN_RETRY_MS = 5000;
 
 /** Observers for metrics (auth failures, limiter hits) without coupling the lib to prom-client. */
 export interface AuthObserver {
@@ -20,17 +23,17 @@ export interface AuthObserver {
 @Injectable()
 export class AuthService implements OnModuleDestroy {
   private readonly logger = new Logger(AuthService.name);
-  private readonly failures: KeyedSlidingWindow;
   private readonly sweeper: NodeJS.Timeout;
   private observer: AuthObserver = {};
+  private lastLimiterLog = 0;
 
   constructor(
     @Inject(AUTH_OPTIONS) private readonly config: AuthConfig,
     private readonly verifier: TokenVerifier,
     private readonly roles: RoleResolver,
+    private readonly failures: FailedAuthLimiter,
     @Optional() @Inject(API_KEY_VERIFIER) private readonly apiKeys?: ApiKeyVerifier,
   ) {
-    this.failures = new KeyedSlidingWindow(config.rateLimitMax, config.rateLimitWindowMs);
     this.sweeper = setInterval(() => {
       this.failures.sweep();
       this.verifier.sweepCache();
@@ -47,7 +50,7 @@ export class AuthService implements OnModuleDestroy {
 
   /** Authenticates a credential on behalf of `ip`. Throws AUTH_RATE_LIMITED or AUTH_FAILED. */
   async authenticate(token: string, ip: string): Promise<AuthIdentity> {
-    const wait = this.failures.check(ip);
+    const wait = await this.limiterCheck(ip);
     if (wait > 0) {
       this.observer.onFailure?.('rate_limited');
       throw new DomainError('AUTH_RATE_LIMITED', undefined, { retryAfterMs: wait });
@@ -60,11 +63,34 @@ export class AuthService implements OnModuleDestroy {
       return await this.verifyCredential(token);
     } catch (err) {
       if (err instanceof DomainError && err.code === 'AUTH_FAILED') {
-        this.failures.hit(ip);
         this.observer.onFailure?.('invalid');
+        await this.failures.hit(ip).catch((e: unknown) => this.limiterDown('record a failed attempt', e));
       }
       throw err;
     }
+  }
+
+  /**
+   * Fail-closed: when the limiter cannot answer (shared Redis unreachable) the attempt is refused with
+   * AUTH_RATE_LIMITED, since allowing it would give every instance an unlimited budget of guesses.
+   */
+  private async limiterCheck(ip: string): Promise<number> {
+    try {
+      return await this.failures.check(ip);
+    } catch (err) {
+      this.limiterDown('check an attempt', err);
+      return LIMITER_DOWN_RETRY_MS;
+    }
+  }
+
+  private limiterDown(what: string, err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastLimiterLog < 5000) return;
+    this.lastLimiterLog = now;
+    this.logger.error(
+      `failed-auth limiter (${this.failures.kind}) could not ${what}: ${(err as Error).message ?? err}; ` +
+        'authentication attempts are refused until it recovers (fail-closed)',
+    );
   }
 
   /** Verifies without the per-IP limiter (used by the HTTP guard, which has its own throttling). */

@@ -24,6 +24,8 @@ function config(overrides: Partial<AuthConfig> = {}): AuthConfig {
     cacheTtlMs: 300_000,
     allowedOrigins: [],
     trustProxy: false,
+    redisUrl: '',
+    redisKeyPrefix: 'diminuendo',
     ...overrides,
   };
 }

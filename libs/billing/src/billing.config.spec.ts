@@ -31,6 +31,21 @@ describe('buildBillingConfig', () => {
     expect(buildBillingConfig({ TURN_RESERVATION_CREDITS: '2500' }).reservationCredits).toBe(2500);
   });
 
+  it('keeps credits in the tenant registries unless BILLING_DATABASE_URL is set', () => {
+    expect(buildBillingConfig({}).database).toBeNull();
+    expect(buildBillingConfig({ BILLING_DATABASE_URL: '' }).database).toBeNull();
+    expect(
+      buildBillingConfig({ BILLING_DATABASE_URL: 'postgres://gw:pw@pg.internal:5432/billing' }).database,
+    ).toEqual({ url: 'postgres://gw:pw@pg.internal:5432/billing', schema: 'public', poolMax: 10 });
+    expect(
+      buildBillingConfig({
+        BILLING_DATABASE_URL: 'postgresql://pg/billing',
+        BILLING_DATABASE_SCHEMA: 'credits_eu',
+        BILLING_DATABASE_POOL_MAX: '4',
+      }).database,
+    ).toEqual({ url: 'postgresql://pg/billing', schema: 'credits_eu', poolMax: 4 });
+  });
+
   it('reads BILLING_PRICES and BILLING_DEFAULT_PRICE as JSON', () => {
     const c = buildBillingConfig({
       BILLING_PRICES: JSON.stringify({
@@ -52,6 +67,9 @@ describe('buildBillingConfig', () => {
     [{ BILLING_PRICES: '[1]' }, 'BILLING_PRICES: must be a JSON object'],
     [{ BILLING_PRICES: '{"m": {"input": -1, "output": 1}}' }, 'BILLING_PRICES["m"].input'],
     [{ BILLING_DEFAULT_PRICE: '{"input": 1}' }, 'BILLING_DEFAULT_PRICE.output: required'],
+    [{ BILLING_DATABASE_URL: 'mysql://db/billing' }, 'BILLING_DATABASE_URL'],
+    [{ BILLING_DATABASE_SCHEMA: 'Bad-Schema' }, 'BILLING_DATABASE_SCHEMA'],
+    [{ BILLING_DATABASE_POOL_MAX: '1' }, 'BILLING_DATABASE_POOL_MAX'],
   ])('refuses %p naming %s', (env, name) => {
     expect(problems(env)).toContain(name);
   });

@@ -1,6 +1,16 @@
 import { registerAs } from '@nestjs/config';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import {
+  IsBoolean,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  ValidateIf,
+} from 'class-validator';
 import { ConfigValidationError, isDevMode, parseBool, validateEnv } from '@app/common';
 import { DEFAULT_MODEL_PRICE, parsePrice, type ModelPrice } from './pricing';
 
@@ -22,6 +32,28 @@ export class BillingEnv {
   /** JSON `{ input, output, cacheRead?, cacheWrite? }` for models missing from the table. */
   @IsString()
   BILLING_DEFAULT_PRICE: string = '';
+  /**
+   * PostgreSQL shared by every gateway instance (docs/scaling.md). Set: credit accounts, the ledger
+   * and reservations live there instead of each tenant's registry.db. Unset: nothing is contacted.
+   */
+  @ValidateIf((o: BillingEnv) => o.BILLING_DATABASE_URL !== '')
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['postgres', 'postgresql'] })
+  BILLING_DATABASE_URL: string = '';
+  /** Schema of the credit tables in that database (created if missing). */
+  @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'BILLING_DATABASE_SCHEMA: a lower-case SQL identifier' })
+  BILLING_DATABASE_SCHEMA: string = 'public';
+  /** Connections in this instance's pool (one is briefly held by the migration lock at start). */
+  @IsInt()
+  @Min(2)
+  @Max(100)
+  BILLING_DATABASE_POOL_MAX: number = 10;
+}
+
+/** The shared credit database (BILLING_DATABASE_URL); the URL may carry a password: never log it whole. */
+export interface SharedCreditDatabaseConfig {
+  url: string;
+  schema: string;
+  poolMax: number;
 }
 
 export interface BillingConfig {
@@ -31,6 +63,8 @@ export interface BillingConfig {
   /** Configured prices (merged over the built-in table). */
   prices: Record<string, ModelPrice>;
   defaultPrice: ModelPrice;
+  /** Where credits live when shared by several instances; null: each tenant's registry.db. */
+  database: SharedCreditDatabaseConfig | null;
 }
 
 export function buildBillingConfig(env: NodeJS.ProcessEnv): BillingConfig {
@@ -66,6 +100,13 @@ export function buildBillingConfig(env: NodeJS.ProcessEnv): BillingConfig {
     reservationCredits: v.TURN_RESERVATION_CREDITS,
     prices,
     defaultPrice,
+    database: v.BILLING_DATABASE_URL
+      ? {
+          url: v.BILLING_DATABASE_URL,
+          schema: v.BILLING_DATABASE_SCHEMA,
+          poolMax: v.BILLING_DATABASE_POOL_MAX,
+        }
+      : null,
   };
 }
 

@@ -1,18 +1,26 @@
 import { Module } from '@nestjs/common';
+import { TenantRegistry } from '@app/persistence';
 import { BILLING_OPTIONS, BillingConfigurableModule } from './billing.module-definition';
 import type { BillingConfig } from './billing.config';
 import { CreditStore } from './credit-store';
 import { CreditsService } from './credits.service';
+import { PostgresCreditStore } from './postgres-credit-store';
 import { PriceTable } from './pricing';
 import { TypeOrmCreditStore } from './typeorm-credit-store';
 
+/** The tenant registries unless BILLING_DATABASE_URL names a shared PostgreSQL database (connected at start). */
+async function creditStore(config: BillingConfig, registry: TenantRegistry): Promise<CreditStore> {
+  if (!config.database) return new TypeOrmCreditStore(registry);
+  return PostgresCreditStore.open(config.database);
+}
+
 /**
- * Credits and pricing: `CreditsService` over a `CreditStore` (the tenant registries for now) and the
- * `PriceTable`. Needs the persistence module (TenantRegistry).
+ * Credits and pricing: `CreditsService` over a `CreditStore` and the `PriceTable`. Needs the
+ * persistence module (TenantRegistry).
  */
 @Module({
   providers: [
-    { provide: CreditStore, useClass: TypeOrmCreditStore },
+    { provide: CreditStore, inject: [BILLING_OPTIONS, TenantRegistry], useFactory: creditStore },
     {
       provide: PriceTable,
       inject: [BILLING_OPTIONS],

@@ -53,10 +53,14 @@ export interface LedgerPage {
 
 /**
  * Where a tenant's credits live. Each operation is atomic (one transaction) and the operations of one
- * tenant never interleave, so concurrent reservations cannot overspend. Today: the tenant's registry.db;
- * later a database shared by several gateway instances.
+ * tenant never interleave, so concurrent reservations cannot overspend. The tenant's registry.db
+ * (`TypeOrmCreditStore`, the default) or a PostgreSQL database shared by several gateway instances
+ * (`PostgresCreditStore`, BILLING_DATABASE_URL).
  */
 export abstract class CreditStore {
+  /** Other gateway processes write the same accounts: recovery must spare the reservations they hold. */
+  readonly shared: boolean = false;
+
   abstract account(tenantId: TenantId): Promise<CreditAccount>;
   /** Newest first; `before` is a ledger id. */
   abstract ledger(tenantId: TenantId, limit: number, before?: number): Promise<LedgerPage>;

@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { TenantId } from '@app/common';
 import { BILLING_OPTIONS } from './billing.module-definition';
 import type { BillingConfig } from './billing.config';
-import { CreditStore, type LedgerEntry, type LedgerPage } from './credit-store';
+import { CreditStore, type LedgerEntry, type LedgerPage, type Reservation } from './credit-store';
 import { available } from './ledger-math';
 import { PriceTable, type Usage } from './pricing';
 
@@ -126,12 +126,15 @@ export class CreditsService {
   /**
    * After a restart: releases every open reservation this process did not take (their turns died with
    * the previous process). Runs whether billing is on or not, so nothing stays held after a mode change.
+   * On a shared store other instances hold reservations of the same tenant too: only those `ours` claims
+   * (a reservation of a session this instance stores) are released, and none without that predicate.
    */
-  async recover(tenantId: TenantId): Promise<number> {
+  async recover(tenantId: TenantId, ours?: (r: Reservation) => Promise<boolean>): Promise<number> {
     const open = await this.store.openReservations(tenantId);
     let released = 0;
     for (const r of open) {
       if (this.live.has(r.id)) continue;
+      if (this.store.shared && !(ours && (await ours(r)))) continue;
       if (await this.store.release(tenantId, r.id, 'recovery: the turn ended with a previous process'))
         released++;
     }

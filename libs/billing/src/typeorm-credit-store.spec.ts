@@ -27,7 +27,7 @@ function persistence(dir: string): PersistenceConfig {
 }
 
 function billing(enabled: boolean, reservationCredits = R): BillingConfig {
-  return { enabled, reservationCredits, prices: {}, defaultPrice: new PriceTable().fallback };
+  return { enabled, reservationCredits, prices: {}, defaultPrice: new PriceTable().fallback, database: null };
 }
 
 beforeAll(() => {

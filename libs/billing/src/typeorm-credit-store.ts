@@ -37,21 +37,23 @@ interface LedgerFields {
 }
 
 /**
- * Credits in the tenant's registry.db through TypeORM. Every operation is one transaction queued on
- * `TenantRegistry.write`, which serialises the writes to one tenant database; the account is updated
- * with a compare-and-set on its previous values, so the same code stays correct on a database that
- * several processes write to (a concurrent change fails the operation instead of being overwritten).
- * Reads go through the same queue so they never observe a transaction half done.
+ * The credit operations over TypeORM entities, whatever the database: each mutation is one
+ * transaction that first takes the tenant's account row (`lockAccount`), so the operations of one
+ * tenant are serialised — by the registry's write queue on SQLite, by a row lock on PostgreSQL — and
+ * then updates it with a compare-and-set on its previous values as a second guard. Subclasses say
+ * how a transaction runs and how the account row is taken.
  */
-@Injectable()
-export class TypeOrmCreditStore extends CreditStore {
-  constructor(private readonly registry: TenantRegistry) {
-    super();
-  }
+export abstract class EntityCreditStore extends CreditStore {
+  /** Runs a read (no transaction needed: each is a single statement). */
+  protected abstract read<T>(tenantId: TenantId, fn: (m: EntityManager) => Promise<T>): Promise<T>;
+  /** Runs `fn` in one transaction. */
+  protected abstract tx<T>(tenantId: TenantId, fn: (m: EntityManager, now: number) => Promise<T>): Promise<T>;
+  /** The tenant's account row (created empty if missing), held against other writers until the transaction ends. */
+  protected abstract lockAccount(m: EntityManager, tenantId: string, now: number): Promise<CreditAccountRow>;
 
   account(tenantId: TenantId): Promise<CreditAccount> {
-    return this.registry.write(tenantId, async (ds) => {
-      const row = await ds.getRepository(CreditAccountRow).findOneBy({ tenantId });
+    return this.read(tenantId, async (m) => {
+      const row = await m.getRepository(CreditAccountRow).findOneBy({ tenantId });
       return row
         ? { balance: row.balance, reserved: row.reserved, updatedAt: row.updatedAt }
         : { balance: 0, reserved: 0, updatedAt: null };
@@ -59,8 +61,8 @@ export class TypeOrmCreditStore extends CreditStore {
   }
 
   ledger(tenantId: TenantId, limit: number, before?: number): Promise<LedgerPage> {
-    return this.registry.write(tenantId, async (ds) => {
-      const qb = ds
+    return this.read(tenantId, async (m) => {
+      const qb = m
         .getRepository(CreditLedgerRow)
         .createQueryBuilder('l')
         .where('l.tenantId = :tenantId', { tenantId });
@@ -117,10 +119,11 @@ export class TypeOrmCreditStore extends CreditStore {
 
   settle(tenantId: TenantId, reservationId: string, cost: number): Promise<LedgerEntry | null> {
     return this.tx(tenantId, async (m, now) => {
+      await this.lockAccount(m, tenantId, now);
       const res = await m.getRepository(CreditReservationRow).findOneBy({ tenantId, id: reservationId });
       if (!res || res.status === 'settled') return null;
       const held = res.status === 'open' ? res.amount : 0;
-      if (res.status === 'open') await this.close(m, res, 'settled', now);
+      if (res.status === 'open') await this.closeReservation(m, res, 'settled', now);
       const after = await this.mutate(m, tenantId, now, (a) => applySettle(a, held, cost));
       return this.append(m, tenantId, now, after, {
         kind: 'settle',
@@ -134,9 +137,10 @@ export class TypeOrmCreditStore extends CreditStore {
 
   release(tenantId: TenantId, reservationId: string, note?: string): Promise<LedgerEntry | null> {
     return this.tx(tenantId, async (m, now) => {
+      await this.lockAccount(m, tenantId, now);
       const res = await m.getRepository(CreditReservationRow).findOneBy({ tenantId, id: reservationId });
       if (!res || res.status !== 'open') return null;
-      await this.close(m, res, 'released', now);
+      await this.closeReservation(m, res, 'released', now);
       const after = await this.mutate(m, tenantId, now, (a) => applyRelease(a, res.amount));
       return this.append(m, tenantId, now, after, {
         kind: 'release',
@@ -150,19 +154,15 @@ export class TypeOrmCreditStore extends CreditStore {
   }
 
   openReservations(tenantId: TenantId): Promise<Reservation[]> {
-    return this.registry.write(tenantId, async (ds) => {
-      const rows = await ds
+    return this.read(tenantId, async (m) => {
+      const rows = await m
         .getRepository(CreditReservationRow)
         .find({ where: { tenantId, status: 'open' }, order: { createdAt: 'ASC' } });
       return rows.map(toReservation);
     });
   }
 
-  private tx<T>(tenantId: TenantId, fn: (m: EntityManager, now: number) => Promise<T>): Promise<T> {
-    return this.registry.write(tenantId, (ds) => ds.transaction((m) => fn(m, Date.now())));
-  }
-
-  /** Reads the account (creating it empty), applies a rule, and writes it back if nobody changed it meanwhile. */
+  /** Takes the account, applies a rule, and writes it back if nobody changed it meanwhile. */
   private async mutate(
     m: EntityManager,
     tenantId: string,
@@ -170,11 +170,7 @@ export class TypeOrmCreditStore extends CreditStore {
     rule: (a: AccountState) => AccountState,
   ): Promise<AccountState> {
     const repo = m.getRepository(CreditAccountRow);
-    let row = await repo.findOneBy({ tenantId });
-    if (!row) {
-      row = { tenantId, balance: 0, reserved: 0, updatedAt: now };
-      await repo.insert(row);
-    }
+    const row = await this.lockAccount(m, tenantId, now);
     const after = rule({ balance: row.balance, reserved: row.reserved });
     const result = await repo
       .createQueryBuilder()
@@ -187,7 +183,7 @@ export class TypeOrmCreditStore extends CreditStore {
     return after;
   }
 
-  private async close(
+  private async closeReservation(
     m: EntityManager,
     res: CreditReservationRow,
     status: 'settled' | 'released',
@@ -225,6 +221,35 @@ export class TypeOrmCreditStore extends CreditStore {
     });
     await m.getRepository(CreditLedgerRow).insert(row);
     return toEntry(row);
+  }
+}
+
+/**
+ * Credits in the tenant's registry.db (the embedded default). Every operation, reads included, is
+ * queued on `TenantRegistry.write`, which serialises the work on one tenant database, so reads never
+ * observe a transaction half done and no row lock is needed.
+ */
+@Injectable()
+export class TypeOrmCreditStore extends EntityCreditStore {
+  constructor(private readonly registry: TenantRegistry) {
+    super();
+  }
+
+  protected read<T>(tenantId: TenantId, fn: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.registry.write(tenantId, (ds) => fn(ds.manager));
+  }
+
+  protected tx<T>(tenantId: TenantId, fn: (m: EntityManager, now: number) => Promise<T>): Promise<T> {
+    return this.registry.write(tenantId, (ds) => ds.transaction((m) => fn(m, Date.now())));
+  }
+
+  protected async lockAccount(m: EntityManager, tenantId: string, now: number): Promise<CreditAccountRow> {
+    const repo = m.getRepository(CreditAccountRow);
+    const row = await repo.findOneBy({ tenantId });
+    if (row) return row;
+    const created = { tenantId, balance: 0, reserved: 0, updatedAt: now };
+    await repo.insert(created);
+    return created;
   }
 }
 

@@ -11,3 +11,4 @@ export * from './registry/tenant-registry.service';
 export * from './session/entities';
 export * from './session/batched-writer';
 export * from './session/session-store.service';
+export { SHARED_CREDIT_MIGRATIONS } from './migrations/shared-credits-1-initial';

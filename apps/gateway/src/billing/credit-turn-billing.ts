@@ -1,13 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { CreditsService } from '@app/billing';
 import type { TenantId } from '@app/common';
+import { TenantRegistry } from '@app/persistence';
 import type { TurnUsage } from '../sessions/active-session';
 import { TurnBilling, type SessionRef, type TurnCharge, type TurnRef } from '../turns/turn-billing';
 
 /** The turn cycle's view of the credits: a session and a turn in, a tenant's account touched. */
 @Injectable()
 export class CreditTurnBilling extends TurnBilling {
-  constructor(private readonly credits: CreditsService) {
+  constructor(
+    private readonly credits: CreditsService,
+    private readonly registry: TenantRegistry,
+  ) {
     super();
   }
 
@@ -31,7 +35,12 @@ export class CreditTurnBilling extends TurnBilling {
     return this.credits.releaseTurn(active.tenantId, turn.reservationId, 'the turn ended without usage');
   }
 
+  /** With a shared credit database, only reservations of sessions stored on this instance are released. */
   async recover(tenantId: string): Promise<void> {
-    await this.credits.recover(tenantId as TenantId);
+    const tenant = tenantId as TenantId;
+    await this.credits.recover(
+      tenant,
+      async (r) => !!r.sessionId && (await this.registry.findSession(tenant, r.sessionId)) !== null,
+    );
   }
 }

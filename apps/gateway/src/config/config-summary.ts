@@ -1,3 +1,5 @@
+import { redactUrl } from '@app/auth';
+import { describeDatabase } from '@app/billing';
 import type { AllConfig } from '.';
 
 /** One line of the effective non-secret settings; secrets appear only as set/unset. */
@@ -18,6 +20,7 @@ export function configSummary(c: AllConfig): Record<string, unknown> {
     allowedOrigins: c.auth.allowedOrigins,
     trustProxy: c.auth.trustProxy,
     authRateLimit: `${c.auth.rateLimitMax}/${c.auth.rateLimitWindowMs}ms`,
+    authLimiterStore: c.auth.redisUrl ? `redis ${redactUrl(c.auth.redisUrl)}` : 'memory',
     wsMaxMessageBytes: c.app.ws.maxMessageBytes,
     wsRateLimit: `${c.app.ws.rateLimitMax}/${c.app.ws.rateLimitWindowMs}ms`,
     heartbeatMs: c.app.ws.heartbeatIntervalMs,
@@ -25,6 +28,9 @@ export function configSummary(c: AllConfig): Record<string, unknown> {
     podiumUrl: c.podium.url,
     activateOnJoin: c.app.sessions.activateOnJoin,
     billing: `${c.billing.enabled ? 'on' : 'off'}, reservation ${c.billing.reservationCredits} micro-credits, ${Object.keys(c.billing.prices).length} configured prices`,
+    creditStore: c.billing.database
+      ? `postgres ${describeDatabase(c.billing.database)}`
+      : 'tenant registries',
     openApi: c.app.openApiEnabled,
     PODIUM_API_KEY: set(c.podium.apiKey !== ''),
     AUTH_CLIENT_SECRET: set(c.auth.clientSecretSet),

@@ -1,28 +1,10 @@
-import { Table, type MigrationInterface, type QueryRunner, type TableColumnOptions } from 'typeorm';
-
-const tenant: TableColumnOptions = { name: 'tenant_id', type: 'varchar', length: '128', isNullable: false };
-const money = (name: string, extra: Partial<TableColumnOptions> = {}): TableColumnOptions => ({
-  name,
-  type: 'bigint',
-  isNullable: false,
-  ...extra,
-});
-const text = (name: string, length: number, nullable = true): TableColumnOptions => ({
-  name,
-  type: 'varchar',
-  length: String(length),
-  isNullable: nullable,
-});
-const time = (name: string, nullable = false): TableColumnOptions => ({
-  name,
-  type: 'bigint',
-  isNullable: nullable,
-});
+import { Table, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { creditAccountTable, creditLedgerTable, creditReservationsTable, text, time } from './credit-tables';
 
 /**
  * API keys, the credit account, the append-only ledger and turn reservations (architecture.md §12.3,
- * §13). Written with TypeORM's schema builder instead of SQLite DDL so that the same migration creates
- * the same tables on PostgreSQL when credits move to a shared database.
+ * §13). Written with TypeORM's schema builder instead of SQLite DDL; the credit tables are the same
+ * definitions the shared PostgreSQL credit database is created from (shared-credits-1-initial.ts).
  */
 export class RegistryCreditsApiKeys1764000000002 implements MigrationInterface {
   name = 'RegistryCreditsApiKeys1764000000002';
@@ -45,66 +27,9 @@ export class RegistryCreditsApiKeys1764000000002 implements MigrationInterface {
       }),
       true,
     );
-    await q.createTable(
-      new Table({
-        name: 'credit_account',
-        columns: [
-          { ...tenant, isPrimary: true },
-          money('balance', { default: 0 }),
-          money('reserved', { default: 0 }),
-          time('updated_at'),
-        ],
-      }),
-      true,
-    );
-    await q.createTable(
-      new Table({
-        name: 'credit_ledger',
-        columns: [
-          {
-            name: 'id',
-            type: 'integer',
-            isPrimary: true,
-            isGenerated: true,
-            generationStrategy: 'increment',
-          },
-          tenant,
-          text('kind', 16, false),
-          money('amount'),
-          text('session_id', 128),
-          text('turn_id', 128),
-          text('reservation_id', 64),
-          text('actor_user_id', 256),
-          text('note', 500),
-          money('balance_after'),
-          money('reserved_after'),
-          time('created_at'),
-        ],
-        indices: [
-          { name: 'idx_ledger_turn', columnNames: ['turn_id'] },
-          { name: 'idx_ledger_created', columnNames: ['created_at'] },
-          { name: 'idx_ledger_reservation', columnNames: ['reservation_id'] },
-        ],
-      }),
-      true,
-    );
-    await q.createTable(
-      new Table({
-        name: 'credit_reservations',
-        columns: [
-          { ...text('id', 64, false), isPrimary: true },
-          tenant,
-          text('session_id', 128),
-          text('turn_id', 128),
-          money('amount'),
-          { ...text('status', 16, false), default: "'open'" },
-          time('created_at'),
-          time('closed_at', true),
-        ],
-        indices: [{ name: 'idx_reservations_status', columnNames: ['tenant_id', 'status'] }],
-      }),
-      true,
-    );
+    await q.createTable(creditAccountTable(), true);
+    await q.createTable(creditLedgerTable(), true);
+    await q.createTable(creditReservationsTable(), true);
   }
 
   async down(q: QueryRunner): Promise<void> {
