@@ -1,6 +1,7 @@
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
-import { DiminuendoClient, ProtocolError } from '@app/client';
+import { DiminuendoClient } from '@app/client';
+import { attemptAuth } from './support/auth-attempt';
 import { startGateway, runGatewayExpectingExit, type GatewayProcess } from './support/gateway-process';
 import { JwksServer, newKey } from './support/jwks-server';
 
@@ -34,22 +35,7 @@ describe('authentication in production mode', () => {
   let ipCounter = 10;
   const nextIp = () => `127.0.0.${ipCounter++}`;
 
-  async function attempt(
-    token: string,
-    localAddress = nextIp(),
-  ): Promise<{ ok: boolean; code?: string; retryAfterMs?: number }> {
-    const c = await DiminuendoClient.connect(gw.url, { authenticate: false, localAddress });
-    try {
-      const res = await c.request({ type: 'authenticate', token });
-      return { ok: res.type === 'authenticated' };
-    } catch (err) {
-      if (err instanceof ProtocolError)
-        return { ok: false, code: err.code, retryAfterMs: err.event.retryAfterMs };
-      throw err;
-    } finally {
-      await c.close();
-    }
-  }
+  const attempt = (token: string, localAddress = nextIp()) => attemptAuth(gw.url, token, localAddress);
 
   it('announces requiresAuth and accepts a valid RS256 token with a tenant claim', async () => {
     const c = await DiminuendoClient.connect(gw.url, {

@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { DiminuendoClient, ProtocolError } from '@app/client';
+import { attemptAuth, type AuthAttempt } from './support/auth-attempt';
 import { startGateway, type GatewayProcess } from './support/gateway-process';
 import { JwksServer } from './support/jwks-server';
 import { TEST_REDIS_URL, uniqueName } from './support/services';
@@ -8,7 +8,7 @@ const AUDIENCE = 'diminuendo-api';
 const MAX = 4;
 const WINDOW_MS = 3000;
 
-type Attempt = { ok: boolean; code?: string; retryAfterMs?: number };
+type Attempt = AuthAttempt;
 
 /**
  * Several gateway instances with one REDIS_URL share the failed-authentication budget of an IP:
@@ -41,19 +41,8 @@ describe('shared auth limiter: three gateway processes, one Redis (docs/scaling.
     await redis.quit();
   });
 
-  async function attempt(gw: GatewayProcess, token: string, localAddress: string): Promise<Attempt> {
-    const c = await DiminuendoClient.connect(gw.url, { authenticate: false, localAddress });
-    try {
-      const res = await c.request({ type: 'authenticate', token });
-      return { ok: res.type === 'authenticated' };
-    } catch (err) {
-      if (err instanceof ProtocolError)
-        return { ok: false, code: err.code, retryAfterMs: err.event.retryAfterMs };
-      throw err;
-    } finally {
-      await c.close();
-    }
-  }
+  const attempt = (gw: GatewayProcess, token: string, localAddress: string): Promise<Attempt> =>
+    attemptAuth(gw.url, token, localAddress);
 
   /** MAX + 2 bad attempts from `ip`, the i-th on `pick(i)`. */
   async function failures(ip: string, pick: (i: number) => GatewayProcess): Promise<Attempt[]> {
