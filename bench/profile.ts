@@ -1,6 +1,6 @@
 /**
  * Profiles the gateway under one benchmark's load: `node -r ./bench/register.js bench/profile.ts
- * <health|fanout|persist>`. Starts the gateway with `--cpu-prof`, drives the load, stops it and prints
+ * <health|fanout|persist|connect|startup>`. Starts the gateway with `--cpu-prof`, drives the load, stops it and prints
  * the top functions by self time (the .cpuprofile is left in bench/results/profiles/ for DevTools).
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -8,7 +8,17 @@ import { join } from 'node:path';
 import { DiminuendoClient } from '@app/client';
 import { spawn } from 'node:child_process';
 import { GATEWAY_ENTRY } from '../test/support/gateway-process';
-import { emitDurable, getJson, pool, SIM_KEY, simInstanceIds, sleep, startSim, tempDataDir, until } from './lib/common';
+import {
+  emitDurable,
+  getJson,
+  pool,
+  SIM_KEY,
+  simInstanceIds,
+  sleep,
+  startSim,
+  tempDataDir,
+  until,
+} from './lib/common';
 import { gatewayFanout } from './lib/fanout';
 
 async function main(): Promise<void> {
@@ -18,7 +28,19 @@ async function main(): Promise<void> {
   const sim = await startSim();
   // the profiled gateway: same env as the benchmarks, started with --cpu-prof (not allowed in NODE_OPTIONS)
   const proc = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, GATEWAY_ENTRY], {
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'development', LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', DATA_DIR: tempDataDir(), PODIUM_URL: sim.url, PODIUM_API_KEY: SIM_KEY, WS_RATE_LIMIT_MAX: '1000000', WS_BACKPRESSURE_SKIP_BYTES: String(512 << 20), WS_BACKPRESSURE_CLOSE_BYTES: String(1024 << 20) },
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATA_DIR: tempDataDir(),
+      PODIUM_URL: sim.url,
+      PODIUM_API_KEY: SIM_KEY,
+      WS_RATE_LIMIT_MAX: '1000000',
+      WS_BACKPRESSURE_SKIP_BYTES: String(512 << 20),
+      WS_BACKPRESSURE_CLOSE_BYTES: String(1024 << 20),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((res) => {
@@ -32,16 +54,31 @@ async function main(): Promise<void> {
   const gw: any = {
     url: `http://127.0.0.1:${port}`,
     port,
-    stop: () => new Promise((r) => { proc.on('exit', r); proc.kill('SIGTERM'); }),
+    stop: () =>
+      new Promise((r) => {
+        proc.on('exit', r);
+        proc.kill('SIGTERM');
+      }),
   };
   if (what === 'health') {
-    const { loadForProfile } = require('./benchmarks/p5-health') as { loadForProfile(port: number, path: string, s: number): Promise<number> };
+    const { loadForProfile } = require('./benchmarks/p5-health') as {
+      loadForProfile(port: number, path: string, s: number): Promise<number>;
+    };
     console.log(`${Math.round(await loadForProfile(gw.port, '/health/live', 5))} req/s`);
   } else if (what === 'fanout') {
     const subs = await gatewayFanout(gw, 100);
     const r = await subs.run('bench:10000', 10000);
     console.log(`${Math.round(r.framesPerSecond)} frames/s`);
     await subs.close();
+  } else if (what === 'connect') {
+    // P6: sequential connect + authenticate, then sequential create_session
+    for (let i = 0; i < 1000; i++) await (await DiminuendoClient.connect(gw.url)).close();
+    const c = await DiminuendoClient.connect(gw.url);
+    for (let i = 0; i < 1000; i++) await c.request({ type: 'create_session', agentType: 'echo' });
+    await c.close();
+  } else if (what === 'startup') {
+    // P9: the profile is the process start itself, up to ready
+    await until(async () => (await fetch(`${gw.url}/health/ready`)).status === 200, 10_000, 'ready', 5);
   } else if (what === 'persist') {
     const c = await DiminuendoClient.connect(gw.url);
     c.maxLog = 0;
@@ -52,7 +89,12 @@ async function main(): Promise<void> {
     const ids = await simInstanceIds(sim);
     const base = (await getJson(`${gw.url}/health`)).writer.rows;
     await emitDurable(sim, ids, 500, 500);
-    await until(async () => (await getJson(`${gw.url}/health`)).writer.rows - base >= 50_000, 120_000, 'rows', 50);
+    await until(
+      async () => (await getJson(`${gw.url}/health`)).writer.rows - base >= 50_000,
+      120_000,
+      'rows',
+      50,
+    );
     await c.close();
   }
   await gw.stop();

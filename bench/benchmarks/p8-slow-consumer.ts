@@ -6,7 +6,15 @@
  * buffered", since it also includes filling the kernel socket buffers before `bufferedAmount` grows —
  * and the other 10 subscribers' p99 latency with the slow consumer vs without.
  */
-import { percentile, preciseNow, startGw, startSim, summary, type BenchContext, type BenchResult } from '../lib/common';
+import {
+  percentile,
+  preciseNow,
+  startGw,
+  startSim,
+  summary,
+  type BenchContext,
+  type BenchResult,
+} from '../lib/common';
 import { gatewayFanout } from '../lib/fanout';
 
 export async function run(ctx: BenchContext): Promise<BenchResult> {
@@ -18,10 +26,13 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   const reps = ctx.quick ? 1 : 2;
   const prompt = `pace:${frames}:${rate}:10`;
   const sim = await startSim();
-  const gw = await startGw(sim, { WS_BACKPRESSURE_CLOSE_BYTES: String(1 << 20), WS_BACKPRESSURE_SKIP_BYTES: String(1 << 20) });
+  // The gateway's defaults: skip deltas above 1 MiB buffered, cut at 8 MiB or after 4 s above 1 MiB.
+  const gw = await startGw(sim, {});
   const controlP99: number[] = [];
   const slowP99: number[] = [];
   const cutMs: number[] = [];
+  /** Reported by the gateway when it cuts: ms from the buffer first exceeding 1 MiB to the cut. */
+  const congestedMs: number[] = [];
   const codes: number[] = [];
   try {
     for (let r = 0; r < reps; r++) {
@@ -34,7 +45,12 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       let closedAt = 0;
       let cutLoggedAt = 0;
       const watch = (chunk: Buffer) => {
-        if (!cutLoggedAt && chunk.toString().includes('slow consumer')) cutLoggedAt = preciseNow();
+        const text = chunk.toString();
+        if (!cutLoggedAt && text.includes('slow consumer')) {
+          cutLoggedAt = preciseNow();
+          const m = /"congestedMs":(\d+)/.exec(text);
+          congestedMs.push(m ? Number(m[1]) : NaN);
+        }
       };
       gw.proc.stdout!.on('data', watch);
       gw.proc.stderr!.on('data', watch);
@@ -61,7 +77,9 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       gw.proc.stderr!.off('data', watch);
       cutMs.push(cutLoggedAt ? cutLoggedAt - pausedAt : NaN);
       slowP99.push(percentile(loaded.latenciesMs.sort() as any, 99, true));
-      ctx.log(`P8 rep ${r + 1}: others' p99 ${controlP99.at(-1)!.toFixed(2)} ms → ${slowP99.at(-1)!.toFixed(2)} ms with a slow consumer; slow client closed ${codes.at(-1)} after ≤ ${cutMs.at(-1)!.toFixed(0)} ms; others lost ${loaded.lossPerSubscriber}`);
+      ctx.log(
+        `P8 rep ${r + 1}: others' p99 ${controlP99.at(-1)!.toFixed(2)} ms → ${slowP99.at(-1)!.toFixed(2)} ms with a slow consumer; slow client closed ${codes.at(-1)} after ≤ ${cutMs.at(-1)!.toFixed(0)} ms; others lost ${loaded.lossPerSubscriber}`,
+      );
       await subs.close();
     }
   } finally {
@@ -70,13 +88,40 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   }
   const ratio = summary(slowP99.map((s, i) => s / controlP99[i]));
   const cut = summary(cutMs);
+  const afterMiB = summary(congestedMs);
   return {
     id: 'P8',
     name: 'slow consumer',
     params: { subscribers: n, rate, seconds, reps, closeBytes: 1 << 20 },
     rows: [
-      { id: 'P8', metric: 'slow subscriber: pause → close', unit: 'ms', gateway: cut, target: 'cut ≤ 5 s after 1 MiB buffered (close 1013)', met: codes.every((c) => c === 1013) && cut.max <= 5000, notes: `close codes ${codes.join(',')}; time includes kernel buffer fill` },
-      { id: 'P8', metric: "others' p99 with a slow consumer", unit: 'ms', gateway: summary(slowP99), baseline: { name: 'same, no slow consumer', ...summary(controlP99) }, ratio, ratioKind: 'ratio', target: '≤ 1.5×', met: ratio.median <= 1.5 },
+      {
+        id: 'P8',
+        metric: 'slow subscriber: 1 MiB buffered → cut (gateway-reported)',
+        unit: 'ms',
+        gateway: afterMiB,
+        target: 'cut ≤ 5 s after 1 MiB buffered (close 1013)',
+        met: codes.length === reps && codes.every((c) => c === 1013) && afterMiB.max <= 5000,
+        notes: `close codes ${codes.join(',')}`,
+      },
+      {
+        id: 'P8',
+        metric: 'slow subscriber: pause → cut (includes kernel buffer fill)',
+        unit: 'ms',
+        gateway: cut,
+        target: '—',
+        met: null,
+      },
+      {
+        id: 'P8',
+        metric: "others' p99 with a slow consumer",
+        unit: 'ms',
+        gateway: summary(slowP99),
+        baseline: { name: 'same, no slow consumer', ...summary(controlP99) },
+        ratio,
+        ratioKind: 'ratio',
+        target: '≤ 1.5×',
+        met: ratio.median <= 1.5,
+      },
     ],
   };
 }

@@ -28,7 +28,7 @@ describe('buildAppConfig (operations.md §2)', () => {
       authTimeoutMs: 30_000,
       backpressureSkipBytes: 1024 * 1024,
       backpressureCloseBytes: 8 * 1024 * 1024,
-      backpressureStallMs: 5000,
+      backpressureStallMs: 4000,
     });
     expect(c.errorMessageMaxChars).toBe(500);
     expect(c.shutdownTimeoutMs).toBe(10_000);

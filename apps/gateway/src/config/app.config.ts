@@ -52,7 +52,7 @@ export class AppEnv {
   /** A socket congested (above the skip threshold) for this long is closed: it stopped reading. */
   @IsInt()
   @Min(100)
-  WS_BACKPRESSURE_STALL_MS: number = 5000;
+  WS_BACKPRESSURE_STALL_MS: number = 4000;
   @IsInt()
   @Min(50)
   @Max(5000)

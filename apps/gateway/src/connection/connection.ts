@@ -32,6 +32,8 @@ export class Connection {
   skippedFrames = 0;
   /** Armed when the send buffer goes above the skip threshold. */
   private stallTimer?: NodeJS.Timeout;
+  /** When the send buffer was first seen above the skip threshold (reported when the socket is cut). */
+  private congestedSince?: number;
   private closing = false;
   /** Session frames held back while a join builds its snapshot and replay (see `hold`). */
   private readonly holds = new Map<string, HeldFrame[]>();
@@ -88,6 +90,7 @@ export class Connection {
         this.cutSlowConsumer(buffered);
         return false;
       }
+      this.congestedSince ??= Date.now();
       // Still congested when the stall timer fires (even if nothing else is sent): cut.
       this.stallTimer ??= setTimeout(() => {
         this.stallTimer = undefined;
@@ -98,13 +101,16 @@ export class Connection {
         this.skippedFrames++;
         return false;
       }
+    } else if (this.congestedSince !== undefined && this.stallTimer === undefined) {
+      this.congestedSince = undefined;
     }
     this.socket.send(frame);
     return true;
   }
 
   private cutSlowConsumer(buffered: number): void {
-    this.log.warn({ buffered, skipped: this.skippedFrames }, 'slow consumer: closing');
+    const congestedMs = this.congestedSince === undefined ? 0 : Date.now() - this.congestedSince;
+    this.log.warn({ buffered, congestedMs, skipped: this.skippedFrames }, 'slow consumer: closing');
     this.close(CloseCode.TRY_AGAIN_LATER, 'slow consumer');
   }
 
