@@ -1,6 +1,6 @@
 import pino from 'pino';
 import type { WebSocket } from 'ws';
-import { Connection } from './connection';
+import { Connection, SerializedEvent, withRequestId } from './connection';
 
 /** A socket whose send buffer the test controls: the slow-consumer policy only reads bufferedAmount. */
 class FakeSocket {
@@ -94,5 +94,22 @@ describe('Connection holds a joining session', () => {
     expect(socket.sent).toEqual(['other', 'f6', 'f7']);
     conn.deliver('f8', false, 's1', 8);
     expect(socket.sent).toEqual(['other', 'f6', 'f7', 'f8']);
+  });
+});
+
+describe('pre-serialised answers', () => {
+  it('sends a SerializedEvent as is, with the requestId spliced in', () => {
+    const { socket, conn } = connection();
+    conn.send(new SerializedEvent('{"type":"events","events":[{"seq":1}],"hasMore":false}'), 'r-1');
+    conn.send(new SerializedEvent('{"type":"events","events":[]}'));
+    expect(socket.sent.map((f) => JSON.parse(f))).toEqual([
+      { type: 'events', events: [{ seq: 1 }], hasMore: false, requestId: 'r-1' },
+      { type: 'events', events: [] },
+    ]);
+  });
+
+  it('withRequestId escapes the id as JSON', () => {
+    expect(JSON.parse(withRequestId('{"a":1}', 'x"y'))).toEqual({ a: 1, requestId: 'x"y' });
+    expect(withRequestId('{"a":1}', undefined)).toBe('{"a":1}');
   });
 });

@@ -13,6 +13,19 @@ export interface SendLimits {
   stallMs: number;
 }
 
+/** Adds `requestId` to an already-serialised JSON object frame. */
+export function withRequestId(frame: string, requestId: string | undefined): string {
+  return requestId === undefined ? frame : `${frame.slice(0, -1)},"requestId":${JSON.stringify(requestId)}}`;
+}
+
+/**
+ * A response a handler has already serialised (e.g. replayed events, stored as the exact frames that
+ * were broadcast, spliced into an `events` answer without parsing them again).
+ */
+export class SerializedEvent {
+  constructor(readonly frame: string) {}
+}
+
 interface HeldFrame {
   frame: string;
   ephemeral: boolean;
@@ -59,8 +72,9 @@ export class Connection {
   }
 
   /** Sends one server event, echoing `requestId` when the event answers a request. */
-  send(event: ServerEvent, requestId?: string): void {
-    this.sendFrame(JSON.stringify(requestId === undefined ? event : { ...event, requestId }), false);
+  send(event: ServerEvent | SerializedEvent, requestId?: string): void {
+    if (event instanceof SerializedEvent) this.sendFrame(withRequestId(event.frame, requestId), false);
+    else this.sendFrame(JSON.stringify(requestId === undefined ? event : { ...event, requestId }), false);
   }
 
   /** Observes every `error` sent (metrics by code). */

@@ -3,7 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { SessionStore, TenantRegistry } from '@app/persistence';
 import { isDurable, type SessionEvent, type UnsequencedEvent } from '@app/protocol';
 import type { AllConfig } from '../config';
-import type { Connection } from '../connection/connection';
+import { withRequestId, type Connection } from '../connection/connection';
 import type { ActiveSession } from '../sessions/active-session';
 import { Broadcaster, sessionTopic, tenantTopic } from './broadcaster';
 
@@ -101,12 +101,7 @@ export class EventPublisher {
       alsoTopic: full.type === 'session_state' ? tenantTopic(active.tenantId) : undefined,
     });
     if (target.directTo) {
-      target.directTo.sendFrame(
-        target.requestId === undefined
-          ? frame
-          : `${frame.slice(0, -1)},"requestId":${JSON.stringify(target.requestId)}}`,
-        false,
-      );
+      target.directTo.sendFrame(withRequestId(frame, target.requestId), false);
     }
     for (const l of this.listeners) l(active, full);
   }

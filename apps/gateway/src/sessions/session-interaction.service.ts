@@ -11,7 +11,7 @@ import type {
   StateSnapshotEvent,
 } from '@app/protocol';
 import type { AllConfig } from '../config';
-import type { Connection } from '../connection/connection';
+import { SerializedEvent, type Connection } from '../connection/connection';
 import { Broadcaster, sessionTopic } from '../events/broadcaster';
 import { SessionRuntime } from './session-runtime.service';
 import { SessionsService } from './sessions.service';
@@ -98,16 +98,22 @@ export class SessionInteraction {
     return { type: 'session_left', sessionId };
   }
 
-  async events(identity: AuthIdentity, sessionId: string, afterSeq = 0, limit = 500): Promise<EventsEvent> {
+  /**
+   * A page of durable events. The stored payloads are the exact frames that were broadcast; they are
+   * spliced into the answer as they are (an `EventsEvent` on the wire), not parsed and re-serialised.
+   */
+  async events(
+    identity: AuthIdentity,
+    sessionId: string,
+    afterSeq = 0,
+    limit = 500,
+  ): Promise<SerializedEvent> {
     const row = await this.sessions.require(identity.tenantId, sessionId);
     const page = await this.store.events(row.id, afterSeq, limit);
-    return {
-      type: 'events',
-      sessionId: row.id,
-      events: page.events.map((e) => JSON.parse(e.payload)),
-      lastSeq: page.events.length ? page.events[page.events.length - 1].seq : afterSeq,
-      hasMore: page.hasMore,
-    };
+    const lastSeq = page.events.length ? page.events[page.events.length - 1].seq : afterSeq;
+    const head = `{"type":"events","sessionId":${JSON.stringify(row.id)},"events":[`;
+    const tail = `],"lastSeq":${lastSeq},"hasMore":${page.hasMore}}`;
+    return new SerializedEvent(head + page.events.map((e) => e.payload).join(',') + tail);
   }
 
   async history(
