@@ -1,6 +1,6 @@
 /**
  * Profiles the gateway under one benchmark's load: `node -r ./bench/register.js bench/profile.ts
- * <health|fanout|persist|connect|startup>`. Starts the gateway with `--cpu-prof`, drives the load, stops it and prints
+ * <health|fanout|latency|persist|connect|startup>`. Starts the gateway with `--cpu-prof`, drives the load, stops it and prints
  * the top functions by self time (the .cpuprofile is left in bench/results/profiles/ for DevTools).
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -69,6 +69,11 @@ async function main(): Promise<void> {
     const subs = await gatewayFanout(gw, 100);
     const r = await subs.run('bench:10000', 10000);
     console.log(`${Math.round(r.framesPerSecond)} frames/s`);
+    await subs.close();
+  } else if (what === 'latency') {
+    // P2: 100 subscribers, 200 deltas/s in bursts of 10 for 8 s
+    const subs = await gatewayFanout(gw, 100);
+    await subs.run('pace:1600:200:10', 1600, { latency: true });
     await subs.close();
   } else if (what === 'connect') {
     // P6: sequential connect + authenticate, then sequential create_session

@@ -29,7 +29,12 @@ const wss = new WebSocket.Server({ server, perMessageDeflate: false });
 wss.on('connection', (ws) => ws.send('{"type":"welcome"}'));
 
 let seq = 0;
-const TYPES = { stream_update: 'text_delta', stream_start: 'turn_started', stream_end: 'turn_complete', usage: 'usage_update' };
+const TYPES = {
+  stream_update: 'text_delta',
+  stream_start: 'turn_started',
+  stream_end: 'turn_complete',
+  usage: 'usage_update',
+};
 
 async function start({ simUrl, apiKey, prompt }) {
   const created = await fetch(`${simUrl}/api/v1/instances`, {
@@ -50,7 +55,14 @@ async function start({ simUrl, apiKey, prompt }) {
     const f = JSON.parse(data.toString());
     const c = f.content || {};
     const type = TYPES[c.event_type] || c.event_type;
-    const frame = JSON.stringify({ type, sessionId: id, turnId: c.turn_id, text: c.text, seq: ++seq, ts: Date.now() });
+    const frame = JSON.stringify({
+      type,
+      sessionId: id,
+      turnId: c.turn_id,
+      text: c.text,
+      seq: ++seq,
+      ts: Date.now(),
+    });
     for (const ws of wss.clients) if (ws.readyState === 1) ws.send(frame);
     if (type === 'turn_complete') up.close();
   });

@@ -25,7 +25,10 @@ async function main(): Promise<void> {
   const hold = args.find((a) => a.startsWith('--hold='));
   const names = args.filter((a) => !a.startsWith('--')).map((a) => a.toUpperCase());
   const unknown = names.filter((n) => !BENCHMARKS[n]);
-  if (unknown.length) throw new Error(`unknown benchmark(s) ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(' ')}`);
+  if (unknown.length)
+    throw new Error(
+      `unknown benchmark(s) ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(' ')}`,
+    );
   const selected = names.length ? names : Object.keys(BENCHMARKS);
   const started = Date.now();
   const ctx: BenchContext = {
@@ -60,10 +63,25 @@ async function main(): Promise<void> {
   const rows = results.flatMap((r) => r.rows);
   console.log(table(rows, machine, quick));
   mkdirSync(join(__dirname, 'results'), { recursive: true });
-  const file = join(__dirname, 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
+  const file = join(
+    __dirname,
+    'results',
+    `${new Date().toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`,
+  );
   writeFileSync(
     file,
-    JSON.stringify({ date: new Date().toISOString(), mode: quick ? 'quick' : 'full', machine, totalSeconds: (Date.now() - started) / 1000, results, failures }, null, 2),
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        mode: quick ? 'quick' : 'full',
+        machine,
+        totalSeconds: (Date.now() - started) / 1000,
+        results,
+        failures,
+      },
+      null,
+      2,
+    ),
   );
   console.log(`\nresults: ${file} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   if (failures.length) process.exitCode = 1;
@@ -78,11 +96,16 @@ function cell(s: { median: number; min: number; max: number } | undefined, unit:
 
 /** A Markdown table (also readable on a terminal): median (min–max) over repetitions. */
 export function table(rows: Row[], machine: Record<string, unknown>, quick: boolean): string {
-  const head = `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}${quick ? ' — QUICK MODE' : ''}\n\n` +
+  const head =
+    `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}${quick ? ' — QUICK MODE' : ''}\n\n` +
     '| id | metric | gateway | baseline (same run) | ratio / Δ | target | met |\n|---|---|---|---|---|---|---|';
   const lines = rows.map((r) => {
     const base = r.baseline ? `${r.baseline.name}: ${cell(r.baseline, r.unit)}` : '—';
-    const ratio = r.ratio ? (r.ratioKind === 'difference' ? `Δ ${cell(r.ratio, r.unit)}` : `${cell(r.ratio, 'ratio')}×`) : '—';
+    const ratio = r.ratio
+      ? r.ratioKind === 'difference'
+        ? `Δ ${cell(r.ratio, r.unit)}`
+        : `${cell(r.ratio, 'ratio')}×`
+      : '—';
     const met = r.met === null ? 'n/a' : r.met ? 'yes' : '**no**';
     const notes = r.notes ? ` — ${r.notes}` : '';
     return `| ${r.id} | ${r.metric}${notes} | ${cell(r.gateway, r.unit)} | ${base} | ${ratio} | ${r.target} | ${met} |`;

@@ -9,7 +9,10 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   const sim = await startSim();
   const relay = await startHelper('relay.js');
   // The skip/close policy is lifted so that the figure is fan-out cost, not the slow-consumer policy (P8).
-  const gw = await startGw(sim, { WS_BACKPRESSURE_SKIP_BYTES: String(512 << 20), WS_BACKPRESSURE_CLOSE_BYTES: String(1024 << 20) });
+  const gw = await startGw(sim, {
+    WS_BACKPRESSURE_SKIP_BYTES: String(512 << 20),
+    WS_BACKPRESSURE_CLOSE_BYTES: String(1024 << 20),
+  });
   const relaySubs = await relayFanout(relay.port, sim, subscribers);
   const gwSubs = await gatewayFanout(gw, subscribers);
   const g: number[] = [];
@@ -24,7 +27,9 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     for (let r = 0; r < reps; r++) {
       const base = await relaySubs.run(`bench:${frames}`, frames);
       const gate = await gwSubs.run(`bench:${frames}`, frames);
-      ctx.log(`P1 rep ${r + 1}: relay ${Math.round(base.framesPerSecond)} f/s, gateway ${Math.round(gate.framesPerSecond)} f/s (loss ${gate.lossPerSubscriber}, seq violations ${gate.seqViolations})`);
+      ctx.log(
+        `P1 rep ${r + 1}: relay ${Math.round(base.framesPerSecond)} f/s, gateway ${Math.round(gate.framesPerSecond)} f/s (loss ${gate.lossPerSubscriber}, seq violations ${gate.seqViolations})`,
+      );
       b.push(base.framesPerSecond);
       g.push(gate.framesPerSecond);
       ratios.push(gate.framesPerSecond / base.framesPerSecond);

@@ -9,7 +9,17 @@
 import { execSync } from 'node:child_process';
 import WebSocket from 'ws';
 import { DiminuendoClient } from '@app/client';
-import { pool, rssKiB, sleep, startGw, startHelper, startSim, summary, type BenchContext, type BenchResult } from '../lib/common';
+import {
+  pool,
+  rssKiB,
+  sleep,
+  startGw,
+  startHelper,
+  startSim,
+  summary,
+  type BenchContext,
+  type BenchResult,
+} from '../lib/common';
 
 const ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
 
@@ -39,7 +49,10 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     await sleep(200);
     const relayBefore = rssKiB(relay.proc.pid!);
     const raw = await pool(Array.from({ length: n }), 100, async (_, i) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${relay.port}/`, { perMessageDeflate: false, localAddress: ADDRESSES[i % ADDRESSES.length] });
+      const ws = new WebSocket(`ws://127.0.0.1:${relay.port}/`, {
+        perMessageDeflate: false,
+        localAddress: ADDRESSES[i % ADDRESSES.length],
+      });
       await new Promise((res, rej) => {
         ws.once('message', res);
         ws.once('error', rej);
@@ -48,7 +61,15 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     });
     await sleep(500);
     baseSlope = ((rssKiB(relay.proc.pid!) - relayBefore) * 1024) / n;
-    await Promise.all(raw.map((ws) => new Promise((r) => { ws.once('close', r); ws.close(); })));
+    await Promise.all(
+      raw.map(
+        (ws) =>
+          new Promise((r) => {
+            ws.once('close', r);
+            ws.close();
+          }),
+      ),
+    );
     await relay.stop();
 
     // gateway
@@ -65,7 +86,9 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
         if (!closing) unexpected++;
       });
     }
-    ctx.log(`P4: ${n} connections authenticated in ${connectSeconds.toFixed(1)} s; holding ${ctx.holdSeconds} s`);
+    ctx.log(
+      `P4: ${n} connections authenticated in ${connectSeconds.toFixed(1)} s; holding ${ctx.holdSeconds} s`,
+    );
     const start = Date.now();
     while (Date.now() - start < ctx.holdSeconds * 1000) {
       samples.push({ t: (Date.now() - start) / 1000, rssKiB: rssKiB(gw.proc.pid!) });
@@ -74,7 +97,9 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     samples.push({ t: (Date.now() - start) / 1000, rssKiB: rssKiB(gw.proc.pid!) });
     const held = samples[0].rssKiB;
     slope = ((held - before) * 1024) / n;
-    ctx.log(`P4: RSS ${before} → ${held} KiB at connect, ${samples.at(-1)!.rssKiB} KiB after hold; ${unexpected} unexpected closes`);
+    ctx.log(
+      `P4: RSS ${before} → ${held} KiB at connect, ${samples.at(-1)!.rssKiB} KiB after hold; ${unexpected} unexpected closes`,
+    );
     closing = true;
     await Promise.all(clients.map((c) => c.close()));
   } finally {
@@ -99,7 +124,14 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
         ratio: summary([slope / baseSlope]),
         ratioKind: 'ratio',
         target: `10,000 held 5 min, ≤ 16 KiB/conn, 0 unexpected closes`,
-        met: n >= 10_000 && ctx.holdSeconds >= 300 && slope <= 16 * 1024 && unexpected === 0 ? true : n >= 10_000 && ctx.holdSeconds >= 300 ? false : slope <= 16 * 1024 && unexpected === 0 ? null : false,
+        met:
+          n >= 10_000 && ctx.holdSeconds >= 300 && slope <= 16 * 1024 && unexpected === 0
+            ? true
+            : n >= 10_000 && ctx.holdSeconds >= 300
+              ? false
+              : slope <= 16 * 1024 && unexpected === 0
+                ? null
+                : false,
         notes: `${unexpected} unexpected closes; RSS drift during hold ${Math.round(growth)} B/conn; connect+auth of all took ${connectSeconds.toFixed(1)} s`,
       },
     ],

@@ -5,7 +5,15 @@
  * thread it can cap both servers, which only narrows the ratio.
  */
 import { connect } from 'node:net';
-import { sleep, startGw, startHelper, startSim, summary, type BenchContext, type BenchResult } from '../lib/common';
+import {
+  sleep,
+  startGw,
+  startHelper,
+  startSim,
+  summary,
+  type BenchContext,
+  type BenchResult,
+} from '../lib/common';
 
 export async function loadForProfile(port: number, path: string, seconds: number): Promise<number> {
   return load(port, path, seconds);
@@ -17,31 +25,33 @@ async function load(port: number, path: string, seconds: number, connections = 6
   let stop = false;
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: connections }, () =>
-      new Promise<void>((resolve, reject) => {
-        const sock = connect(port, '127.0.0.1');
-        sock.setNoDelay(true);
-        let tail = '';
-        sock.on('connect', () => sock.write(request));
-        sock.on('data', (chunk) => {
-          const text = tail + chunk.toString('latin1');
-          let i = 0;
-          let n = 0;
-          while ((i = text.indexOf('HTTP/1.1 200', i)) >= 0) {
-            n++;
-            i += 12;
-          }
-          tail = text.slice(-12);
-          if (tail.includes('HTTP/1.1 200')) tail = '';
-          done += n;
-          for (let k = 0; k < n; k++) {
-            if (stop) return sock.end();
-            sock.write(request);
-          }
-        });
-        sock.on('close', () => resolve());
-        sock.on('error', reject);
-      }),
+    Array.from(
+      { length: connections },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const sock = connect(port, '127.0.0.1');
+          sock.setNoDelay(true);
+          let tail = '';
+          sock.on('connect', () => sock.write(request));
+          sock.on('data', (chunk) => {
+            const text = tail + chunk.toString('latin1');
+            let i = 0;
+            let n = 0;
+            while ((i = text.indexOf('HTTP/1.1 200', i)) >= 0) {
+              n++;
+              i += 12;
+            }
+            tail = text.slice(-12);
+            if (tail.includes('HTTP/1.1 200')) tail = '';
+            done += n;
+            for (let k = 0; k < n; k++) {
+              if (stop) return sock.end();
+              sock.write(request);
+            }
+          });
+          sock.on('close', () => resolve());
+          sock.on('error', reject);
+        }),
     ).concat([sleep(seconds * 1000).then(() => void (stop = true))]),
   );
   return done / ((performance.now() - t0) / 1000);
@@ -61,7 +71,9 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     for (let r = 0; r < reps; r++) {
       b.push(await load(bare.port, '/', seconds));
       g.push(await load(gw.port, '/health/live', seconds));
-      ctx.log(`P5 rep ${r + 1}: bare ${Math.round(b.at(-1)!)} req/s, /health/live ${Math.round(g.at(-1)!)} req/s`);
+      ctx.log(
+        `P5 rep ${r + 1}: bare ${Math.round(b.at(-1)!)} req/s, /health/live ${Math.round(g.at(-1)!)} req/s`,
+      );
     }
   } finally {
     await bare.stop();
@@ -72,9 +84,24 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   return {
     id: 'P5',
     name: '/health/live',
-    params: { seconds, reps, connections: 64, loadGenerator: 'node net keep-alive loop, 1 in flight per connection' },
+    params: {
+      seconds,
+      reps,
+      connections: 64,
+      loadGenerator: 'node net keep-alive loop, 1 in flight per connection',
+    },
     rows: [
-      { id: 'P5', metric: '/health/live requests/s', unit: 'req/s', gateway: summary(g), baseline: { name: 'bare node:http', ...summary(b) }, ratio, ratioKind: 'ratio', target: '≥ 0.5× bare HTTP', met: ratio.median >= 0.5 },
+      {
+        id: 'P5',
+        metric: '/health/live requests/s',
+        unit: 'req/s',
+        gateway: summary(g),
+        baseline: { name: 'bare node:http', ...summary(b) },
+        ratio,
+        ratioKind: 'ratio',
+        target: '≥ 0.5× bare HTTP',
+        met: ratio.median >= 0.5,
+      },
     ],
   };
 }

@@ -7,7 +7,19 @@
  * server's `get_events` history: no gap, no duplicate at the seam.
  */
 import { DiminuendoClient } from '@app/client';
-import { emitDurable, percentile, preciseNow, simInstanceIds, sleep, startGw, startSim, summary, until, type BenchContext, type BenchResult } from '../lib/common';
+import {
+  emitDurable,
+  percentile,
+  preciseNow,
+  simInstanceIds,
+  sleep,
+  startGw,
+  startSim,
+  summary,
+  until,
+  type BenchContext,
+  type BenchResult,
+} from '../lib/common';
 
 export async function run(ctx: BenchContext): Promise<BenchResult> {
   const behind = 10_000;
@@ -17,6 +29,8 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   const gw = await startGw(sim);
   const page1000: number[] = [];
   const page1: number[] = [];
+  /** The server's work for a 1,000-event page, in-process on the same database: read + splice. */
+  const pageServer: number[] = [];
   const catchUp: number[] = [];
   const behindAtJoin: number[] = [];
   let gaps = 0;
@@ -30,10 +44,14 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       const sessionId: string = created.session.id;
       await a.request({ type: 'join_session', sessionId });
       let instance = '';
-      await until(async () => {
-        instance = (await simInstanceIds(sim)).find((i) => !before.has(i)) ?? '';
-        return instance !== '';
-      }, 10_000, 'instance');
+      await until(
+        async () => {
+          instance = (await simInstanceIds(sim)).find((i) => !before.has(i)) ?? '';
+          return instance !== '';
+        },
+        10_000,
+        'instance',
+      );
       let head = 0;
       const offA = a.on('*', (e: any) => {
         if (e.sessionId === sessionId && typeof e.seq === 'number') head = Math.max(head, e.seq);
@@ -41,19 +59,47 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       await sleep(100);
       // exactly `behind` durable events in the session (activation already published a few)
       await emitDurable(sim, [instance], behind - head - 10, 2000);
-      await until(async () => {
-        const p = await a.request<any>({ type: 'get_events', sessionId, afterSeq: 0, limit: 1 });
-        return p.hasMore && head >= behind - 10;
-      }, 30_000, 'events persisted');
+      await until(
+        async () => {
+          const p = await a.request<any>({ type: 'get_events', sessionId, afterSeq: 0, limit: 1 });
+          return p.hasMore && head >= behind - 10;
+        },
+        30_000,
+        'events persisted',
+      );
       await sleep(200);
       for (let i = 0; i < pages; i++) {
         let t0 = preciseNow();
-        const p = await a.request<any>({ type: 'get_events', sessionId, afterSeq: (i * 97) % (behind - 1000), limit: 1000 });
+        const p = await a.request<any>({
+          type: 'get_events',
+          sessionId,
+          afterSeq: (i * 97) % (behind - 1000),
+          limit: 1000,
+        });
         page1000.push(preciseNow() - t0);
         if (p.events.length !== 1000) throw new Error(`page of ${p.events.length}`);
         t0 = preciseNow();
         await a.request<any>({ type: 'get_events', sessionId, afterSeq: 0, limit: 1 });
         page1.push(preciseNow() - t0);
+      }
+      {
+        require('reflect-metadata');
+        const { SessionStore } = require('@app/persistence') as typeof import('@app/persistence');
+        const store = new SessionStore({
+          dataDir: gw.dataDir,
+          writeBatchMs: 50,
+          writeBatchSize: 100,
+          registryCache: 2,
+          sessionCache: 2,
+        });
+        for (let i = 0; i < pages; i++) {
+          const t0 = preciseNow();
+          const page = await store.events(sessionId as never, (i * 97) % (behind - 1000), 1000);
+          const frame = `{"type":"events","sessionId":"${sessionId}","events":[${page.events.map((e) => e.payload).join(',')}],"hasMore":${page.hasMore}}`;
+          pageServer.push(preciseNow() - t0);
+          if (page.events.length !== 1000 || frame.length < 1000) throw new Error('short page');
+        }
+        await store.shutdown();
       }
       // (b) live events start flowing as B joins, 10,000 behind
       let live = true;
@@ -62,7 +108,8 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       b.maxLog = 0;
       const seqs: number[] = [];
       b.on('*', (e: any) => {
-        if (e.sessionId === sessionId && typeof e.seq === 'number' && e.type !== 'state_snapshot') seqs.push(e.seq);
+        if (e.sessionId === sessionId && typeof e.seq === 'number' && e.type !== 'state_snapshot')
+          seqs.push(e.seq);
       });
       const t0 = preciseNow();
       const joined = b.request({ type: 'join_session', sessionId, afterSeq: 0 });
@@ -96,9 +143,14 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       const lastB = seqs[seqs.length - 1];
       const missing = truth.filter((s) => s <= lastB && !got.has(s));
       gaps += missing.length;
-      if (missing.length) ctx.log(`P7: missing seqs ${missing.slice(0, 10).join(',')} (truth has ${truth.length}, head at join ${headAtJoin}, B's first ${seqs.slice(0, 3).join(',')})`);
+      if (missing.length)
+        ctx.log(
+          `P7: missing seqs ${missing.slice(0, 10).join(',')} (truth has ${truth.length}, head at join ${headAtJoin}, B's first ${seqs.slice(0, 3).join(',')})`,
+        );
       for (const n of got.values()) if (n > 1) dups += n - 1;
-      ctx.log(`P7 rep ${r + 1}: caught up ${headAtJoin} events in ${catchUp.at(-1)!.toFixed(1)} ms; received ${seqs.length}, gaps ${gaps}, duplicates ${dups}`);
+      ctx.log(
+        `P7 rep ${r + 1}: caught up ${headAtJoin} events in ${catchUp.at(-1)!.toFixed(1)} ms; received ${seqs.length}, gaps ${gaps}, duplicates ${dups}`,
+      );
       offA();
       await b.close();
     }
@@ -107,6 +159,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     await gw.stop();
     await sim.stop();
   }
+  pageServer.sort((x, y) => x - y);
   page1000.sort((x, y) => x - y);
   page1.sort((x, y) => x - y);
   const c = summary(catchUp);
@@ -115,9 +168,41 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     name: 'catch-up',
     params: { behind, pages, reps, liveRate: '200 durable events / 20 ms during the join' },
     rows: [
-      { id: 'P7', metric: '1,000-event get_events page, round-trip p50 (≥ server time)', unit: 'ms', gateway: summary([percentile(page1000, 50, true)]), baseline: { name: '1-event page', ...summary([percentile(page1, 50, true)]) }, target: '≤ 5 ms server time', met: percentile(page1000, 50, true) <= 5 },
-      { id: 'P7', metric: '1,000-event get_events page, round-trip p99', unit: 'ms', gateway: summary([percentile(page1000, 99, true)]), baseline: { name: '1-event page', ...summary([percentile(page1, 99, true)]) }, target: '—', met: null },
-      { id: 'P7', metric: 'client 10,000 behind caught up (join afterSeq 0, live events flowing)', unit: 'ms', gateway: c, target: '≤ 1 s, no gap/duplicate', met: c.median <= 1000 && gaps === 0 && dups === 0, notes: `behind at join ${behindAtJoin.join('/')} (join replays at most 10,000); gaps ${gaps}, duplicates ${dups}` },
+      {
+        id: 'P7',
+        metric: '1,000-event get_events page, server work p50 (in-process read + splice, same database)',
+        unit: 'ms',
+        gateway: summary([percentile(pageServer, 50, true)]),
+        target: '≤ 5 ms server time',
+        met: percentile(pageServer, 50, true) <= 5,
+      },
+      {
+        id: 'P7',
+        metric: '1,000-event get_events page, round-trip p50 (≥ server time)',
+        unit: 'ms',
+        gateway: summary([percentile(page1000, 50, true)]),
+        baseline: { name: '1-event page', ...summary([percentile(page1, 50, true)]) },
+        target: '—',
+        met: null,
+      },
+      {
+        id: 'P7',
+        metric: '1,000-event get_events page, round-trip p99',
+        unit: 'ms',
+        gateway: summary([percentile(page1000, 99, true)]),
+        baseline: { name: '1-event page', ...summary([percentile(page1, 99, true)]) },
+        target: '—',
+        met: null,
+      },
+      {
+        id: 'P7',
+        metric: 'client 10,000 behind caught up (join afterSeq 0, live events flowing)',
+        unit: 'ms',
+        gateway: c,
+        target: '≤ 1 s, no gap/duplicate',
+        met: c.median <= 1000 && gaps === 0 && dups === 0,
+        notes: `behind at join ${behindAtJoin.join('/')} (join replays every page); gaps ${gaps}, duplicates ${dups}`,
+      },
     ],
   };
 }

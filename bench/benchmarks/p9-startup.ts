@@ -6,11 +6,28 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { GATEWAY_ENTRY } from '../../test/support/gateway-process';
-import { preciseNow, SIM_KEY, sleep, startSim, summary, tempDataDir, type BenchContext, type BenchResult } from '../lib/common';
+import {
+  preciseNow,
+  SIM_KEY,
+  sleep,
+  startSim,
+  summary,
+  tempDataDir,
+  type BenchContext,
+  type BenchResult,
+} from '../lib/common';
 
-async function timeToOk(entry: string, env: Record<string, string>, portPattern: RegExp, path: string): Promise<number> {
+async function timeToOk(
+  entry: string,
+  env: Record<string, string>,
+  portPattern: RegExp,
+  path: string,
+): Promise<number> {
   const t0 = preciseNow();
-  const proc = spawn(process.execPath, [entry], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [entry], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   try {
     const port = await new Promise<number>((res, rej) => {
       let buf = '';
@@ -27,7 +44,10 @@ async function timeToOk(entry: string, env: Record<string, string>, portPattern:
       proc.stderr!.on('data', on);
     });
     for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status === 200, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}${path}`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) return preciseNow() - t0;
       if (preciseNow() - t0 > 15_000) throw new Error('not ready in 15 s');
       await sleep(5);
@@ -49,12 +69,22 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       g.push(
         await timeToOk(
           GATEWAY_ENTRY,
-          { NODE_ENV: 'development', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', DATA_DIR: tempDataDir('bench-p9-'), PODIUM_URL: sim.url, PODIUM_API_KEY: SIM_KEY },
+          {
+            NODE_ENV: 'development',
+            HOST: '127.0.0.1',
+            PORT: '0',
+            LOG_LEVEL: 'info',
+            DATA_DIR: tempDataDir('bench-p9-'),
+            PODIUM_URL: sim.url,
+            PODIUM_API_KEY: SIM_KEY,
+          },
           /Gateway listening on [^:]+:(\d+)/,
           '/health/ready',
         ),
       );
-      ctx.log(`P9 rep ${r + 1}: gateway ready in ${g.at(-1)!.toFixed(0)} ms, bare node:http in ${b.at(-1)!.toFixed(0)} ms`);
+      ctx.log(
+        `P9 rep ${r + 1}: gateway ready in ${g.at(-1)!.toFixed(0)} ms, bare node:http in ${b.at(-1)!.toFixed(0)} ms`,
+      );
     }
   } finally {
     await sim.stop();
@@ -65,7 +95,17 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     name: 'start-up',
     params: { reps, dataDir: 'fresh empty temp dir per run' },
     rows: [
-      { id: 'P9', metric: 'process start → /health/ready 200 (empty DATA_DIR)', unit: 'ms', gateway: gs, baseline: { name: 'bare node:http start', ...summary(b) }, ratio: summary(g.map((x, i) => x / b[i])), ratioKind: 'ratio', target: '≤ 1,000 ms', met: gs.median <= 1000 },
+      {
+        id: 'P9',
+        metric: 'process start → /health/ready 200 (empty DATA_DIR)',
+        unit: 'ms',
+        gateway: gs,
+        baseline: { name: 'bare node:http start', ...summary(b) },
+        ratio: summary(g.map((x, i) => x / b[i])),
+        ratioKind: 'ratio',
+        target: '≤ 1,000 ms',
+        met: gs.median <= 1000,
+      },
     ],
   };
 }

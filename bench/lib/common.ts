@@ -146,7 +146,11 @@ export async function getJson(url: string): Promise<any> {
   return res.json();
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<any> {
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<any> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -158,7 +162,11 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
-export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+export async function pool<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   await Promise.all(
@@ -176,12 +184,22 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: num
 export function fileChangedFrame(i: number): Record<string, unknown> {
   return {
     messageType: 'file.changed',
-    content: { event_type: 'file.changed', path: `src/f${i % 100}.ts`, change_type: 'modified', iteration: i },
+    content: {
+      event_type: 'file.changed',
+      path: `src/f${i % 100}.ts`,
+      change_type: 'modified',
+      iteration: i,
+    },
   };
 }
 
 /** Pushes `count` durable frames to every live sim instance (optionally only `ids`), in chunks. */
-export async function emitDurable(sim: SimProcess, ids: string[], count: number, chunk = 1000): Promise<void> {
+export async function emitDurable(
+  sim: SimProcess,
+  ids: string[],
+  count: number,
+  chunk = 1000,
+): Promise<void> {
   await pool(ids, 16, async (id) => {
     for (let sent = 0; sent < count; sent += chunk) {
       const n = Math.min(chunk, count - sent);

@@ -5,7 +5,16 @@
  */
 import WebSocket from 'ws';
 import { DiminuendoClient } from '@app/client';
-import { pool, postJson, preciseNow, SIM_KEY, sleep, until, type GatewayProcess, type SimProcess } from './common';
+import {
+  pool,
+  postJson,
+  preciseNow,
+  SIM_KEY,
+  sleep,
+  until,
+  type GatewayProcess,
+  type SimProcess,
+} from './common';
 
 export interface SubStats {
   deltas: number;
@@ -100,7 +109,12 @@ class Recorder {
 }
 
 async function waitDone(rec: Recorder, exclude: Set<number>, timeoutMs: number): Promise<void> {
-  await until(() => rec.subs.every((s, i) => s.done || exclude.has(i)), timeoutMs, 'turn end at every subscriber', 20);
+  await until(
+    () => rec.subs.every((s, i) => s.done || exclude.has(i)),
+    timeoutMs,
+    'turn end at every subscriber',
+    20,
+  );
 }
 
 /** N typed clients of the gateway joined to one echo session. */
