@@ -153,6 +153,8 @@ describe('connection and transport (dev mode)', () => {
     const ready = await fetch(`${gw.url}/health/ready`);
     expect(ready.status).toBe(200);
     expect(body.details.podium.status).toBe('up');
+    // Embedded defaults: no shared services, so none is reported.
+    expect(Object.keys(body.details).sort()).toEqual(['dataDir', 'lifecycle', 'podium']);
   });
 
   it('reports a component that is down with 503 on /health and /health/ready, while staying live', async () => {

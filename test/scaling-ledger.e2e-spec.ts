@@ -84,6 +84,12 @@ describe('shared credit ledger: two gateway processes, one PostgreSQL (docs/scal
     expect(gws[0].dataDir).not.toBe(gws[1].dataDir);
   });
 
+  it('reports the shared credit database in /health', async () => {
+    const health: any = await (await fetch(`${gws[1].url}/health`)).json();
+    expect(health.details.billingDatabase).toEqual({ status: 'up' });
+    expect(health.details.redis).toBeUndefined();
+  });
+
   it('a grant on one instance is the balance on the other', async () => {
     const grant = await api(gws[0], 'billing_admin')('POST', '/billing/grants', {
       amount: N * R + R / 2,

@@ -54,8 +54,10 @@ describe('shared auth limiter: three gateway processes, one Redis (docs/scaling.
   const codes = (rs: Attempt[]) => rs.map((r) => r.code);
   const tripped = [...Array<string>(MAX).fill('AUTH_FAILED'), 'AUTH_RATE_LIMITED', 'AUTH_RATE_LIMITED'];
 
-  it('logs that the limiter is shared through Redis', () => {
+  it('logs that the limiter is shared through Redis, and reports Redis in /health', async () => {
     for (const g of gws) expect(g.output.join('\n')).toContain('auth limiter connected to Redis');
+    const health: any = await (await fetch(`${gws[0].url}/health`)).json();
+    expect(health.details.redis).toEqual({ status: 'up' });
   });
 
   it('trips at the same count whether the failures hit one instance or are spread over three', async () => {

@@ -37,6 +37,14 @@ async function failedAuthLimiter(config: AuthConfig): Promise<FailedAuthLimiter>
     JwtStrategy,
     HttpAuthGuard,
   ],
-  exports: [TokenVerifier, RoleResolver, AuthService, OriginPolicy, HttpAuthGuard, AUTH_OPTIONS],
+  exports: [
+    TokenVerifier,
+    RoleResolver,
+    AuthService,
+    OriginPolicy,
+    HttpAuthGuard,
+    FailedAuthLimiter,
+    AUTH_OPTIONS,
+  ],
 })
 export class AuthModule extends AuthConfigurableModule {}

@@ -101,6 +101,7 @@ describe('AuthService with a limiter that cannot answer', () => {
     check: () => Promise.reject(new Error('Redis connection is not ready')),
     hit: () => Promise.reject(new Error('Redis connection is not ready')),
     sweep: () => undefined,
+    probe: () => Promise.resolve({ ok: false, error: 'down' }),
   };
   const verifier = {
     verify: jest.fn(() => Promise.resolve({ userId: 'u', tenantId: 't', claimedRoles: [] })),

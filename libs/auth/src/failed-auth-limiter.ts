@@ -15,6 +15,10 @@ export abstract class FailedAuthLimiter {
   abstract sweep(): void;
   /** Where the counts live, for the log. */
   abstract readonly kind: 'memory' | 'redis';
+  /** Reachability of a shared store for health checks; null when there is none (in memory). */
+  probe(): Promise<{ ok: boolean; error?: string } | null> {
+    return Promise.resolve(null);
+  }
 }
 
 /** This process only: the sliding log of `KeyedSlidingWindow` (the embedded default). */

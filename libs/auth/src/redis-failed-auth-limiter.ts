@@ -87,6 +87,18 @@ export class RedisFailedAuthLimiter extends FailedAuthLimiter implements OnAppli
     // Keys expire in Redis.
   }
 
+  override async probe(): Promise<{ ok: boolean; error?: string }> {
+    try {
+      const answer = await Promise.race([
+        this.client.ping(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
+      ]);
+      return answer === 'PONG' ? { ok: true } : { ok: false, error: String(answer) };
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await this.close();
   }

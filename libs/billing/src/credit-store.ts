@@ -76,4 +76,8 @@ export abstract class CreditStore {
   /** Frees an open reservation; null when it was not open. */
   abstract release(tenantId: TenantId, reservationId: string, note?: string): Promise<LedgerEntry | null>;
   abstract openReservations(tenantId: TenantId): Promise<Reservation[]>;
+  /** Reachability of a shared database for health checks; null when credits live in the registries. */
+  probe(): Promise<{ ok: boolean; error?: string } | null> {
+    return Promise.resolve(null);
+  }
 }

@@ -66,6 +66,18 @@ export class PostgresCreditStore extends EntityCreditStore implements OnApplicat
     return new PostgresCreditStore(ds);
   }
 
+  override async probe(): Promise<{ ok: boolean; error?: string }> {
+    try {
+      await Promise.race([
+        this.ds.query('SELECT 1'),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
+      ]);
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
+  }
+
   get dataSource(): DataSource {
     return this.ds;
   }

@@ -6,11 +6,12 @@ import { DataDirIndicator } from './data-dir.indicator';
 import { HealthComponents } from './health-components';
 import { HealthController } from './health.controller';
 import { PodiumIndicator } from './podium.indicator';
+import { SharedServicesIndicator } from './shared-services.indicator';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), ConnectionModule, LifecycleModule],
   controllers: [HealthController],
-  providers: [DataDirIndicator, PodiumIndicator, HealthComponents],
+  providers: [DataDirIndicator, PodiumIndicator, HealthComponents, SharedServicesIndicator],
   exports: [HealthComponents, DataDirIndicator],
 })
 export class HealthModule {}

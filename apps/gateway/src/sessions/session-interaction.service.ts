@@ -4,7 +4,6 @@ import type { SessionId } from '@app/common';
 import type { AuthIdentity } from '@app/auth';
 import { SessionStore, TenantRegistry, type StoredMessage } from '@app/persistence';
 import type {
-  EventsEvent,
   HistoryEvent,
   HistoryMessage,
   SessionLeftEvent,
