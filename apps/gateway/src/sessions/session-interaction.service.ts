@@ -3,12 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import type { SessionId } from '@app/common';
 import type { AuthIdentity } from '@app/auth';
 import { SessionStore, TenantRegistry, type StoredMessage } from '@app/persistence';
-import type {
-  HistoryEvent,
-  HistoryMessage,
-  SessionLeftEvent,
-  StateSnapshotEvent,
-} from '@app/protocol';
+import type { HistoryEvent, HistoryMessage, SessionLeftEvent, StateSnapshotEvent } from '@app/protocol';
 import type { AllConfig } from '../config';
 import { SerializedEvent, type Connection } from '../connection/connection';
 import { Broadcaster, sessionTopic } from '../events/broadcaster';
