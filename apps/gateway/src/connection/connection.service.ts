@@ -111,14 +111,9 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
 
   /** The `authenticate` message: verify, bind the identity, join the tenant topic. */
   async authenticate(conn: Connection, token: string): Promise<AuthenticatedEvent> {
-    conn.authPending = true;
-    try {
-      const identity = await this.auth.authenticate(token, conn.ip);
-      this.bind(conn, identity);
-      return { type: 'authenticated', identity: publicIdentity(identity) };
-    } finally {
-      conn.authPending = false;
-    }
+    const identity = await this.auth.authenticate(token, conn.ip);
+    this.bind(conn, identity);
+    return { type: 'authenticated', identity: publicIdentity(identity) };
   }
 
   /** Re-reads the role of a user's live connections after a membership change. */

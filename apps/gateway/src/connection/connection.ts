@@ -35,8 +35,6 @@ interface HeldFrame {
 /** Per-socket state: identity, joined sessions, rate window, and the one typed `send()`. */
 export class Connection {
   identity?: AuthIdentity;
-  /** Set while an `authenticate` is being verified. */
-  authPending = false;
   readonly joined = new Set<string>();
   readonly rate: SlidingWindow;
   authDeadline?: NodeJS.Timeout;

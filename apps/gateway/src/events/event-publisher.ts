@@ -32,7 +32,6 @@ export class EventPublisher {
   private readonly logger = new Logger(EventPublisher.name);
   private readonly block: number;
   readonly stats: PublisherStats = { published: 0, durable: 0 };
-  private listeners: ((active: ActiveSession, event: SessionEvent) => void)[] = [];
 
   constructor(
     private readonly broadcaster: Broadcaster,
@@ -41,11 +40,6 @@ export class EventPublisher {
     config: ConfigService<AllConfig, true>,
   ) {
     this.block = config.get('app', { infer: true }).sessions.seqReserveBlock;
-  }
-
-  /** Observes every published event (metrics). */
-  onPublish(listener: (active: ActiveSession, event: SessionEvent) => void): void {
-    this.listeners.push(listener);
   }
 
   /** Loads the seq position of a session about to become active and reserves the first block. */
@@ -103,7 +97,6 @@ export class EventPublisher {
     if (target.directTo) {
       target.directTo.sendFrame(withRequestId(frame, target.requestId), false);
     }
-    for (const l of this.listeners) l(active, full);
   }
 
   private reserve(active: ActiveSession): Promise<void> {

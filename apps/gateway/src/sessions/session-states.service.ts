@@ -12,16 +12,11 @@ import { transition } from './session-state';
 @Injectable()
 export class SessionStates {
   private readonly logger = new Logger(SessionStates.name);
-  private readonly listeners: ((active: ActiveSession, from: SessionState, to: SessionState) => void)[] = [];
 
   constructor(
     private readonly publisher: EventPublisher,
     private readonly registry: TenantRegistry,
   ) {}
-
-  onChange(listener: (active: ActiveSession, from: SessionState, to: SessionState) => void): void {
-    this.listeners.push(listener);
-  }
 
   /** Moves the session to `to`; an illegal transition is refused with INVALID_STATE and changes nothing. */
   set(active: ActiveSession, to: SessionState, reason?: string): void {
@@ -46,7 +41,6 @@ export class SessionStates {
       .catch((err: Error) =>
         this.logger.error(`persisting status of ${active.sessionId} failed: ${err.message}`),
       );
-    for (const l of this.listeners) l(active, t.from, to);
   }
 
   /** Like `set`, but a refused transition is only logged (agent-driven changes). */

@@ -1,39 +1,42 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 
+/** One durable event: the broadcast frame as `payload`. */
+export interface EventRecord {
+  seq: number;
+  type: string;
+  turnId: string | null;
+  payload: string;
+  ts: number;
+}
+
+/** One conversation message (a prompt, a steer, an assistant answer). */
+export interface MessageRecord {
+  id: string;
+  turnId: string | null;
+  role: string;
+  content: string;
+  metadata: string | null;
+  userId: string | null;
+  createdAt: number;
+}
+
+/** One turn's token usage and what it cost (micro-credits). */
+export interface TurnUsageRecord {
+  turnId: string;
+  model: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  cost: number;
+  createdAt: number;
+}
+
 export type WriteCommand =
-  | {
-      table: 'events';
-      sessionId: string;
-      row: { seq: number; type: string; turnId: string | null; payload: string; ts: number };
-    }
-  | {
-      table: 'messages';
-      sessionId: string;
-      row: {
-        id: string;
-        turnId: string | null;
-        role: string;
-        content: string;
-        metadata: string | null;
-        userId: string | null;
-        createdAt: number;
-      };
-    }
-  | {
-      table: 'turn_usage';
-      sessionId: string;
-      row: {
-        turnId: string;
-        model: string | null;
-        inputTokens: number;
-        outputTokens: number;
-        cacheReadTokens: number;
-        cacheWriteTokens: number;
-        cost: number;
-        createdAt: number;
-      };
-    };
+  | { table: 'events'; sessionId: string; row: EventRecord }
+  | { table: 'messages'; sessionId: string; row: MessageRecord }
+  | { table: 'turn_usage'; sessionId: string; row: TurnUsageRecord };
 
 const COLUMNS: Record<WriteCommand['table'], { sql: string; fields: string[] }> = {
   events: {
@@ -239,7 +242,7 @@ export class BatchedWriter {
           const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
           const params: unknown[] = [];
           for (const row of chunk)
-            for (const f of fields) params.push((row as Record<string, unknown>)[f] ?? null);
+            for (const f of fields) params.push((row as unknown as Record<string, unknown>)[f] ?? null);
           await ds.query(sql + chunk.map(() => placeholder).join(','), params);
           this.stats.statements++;
         }

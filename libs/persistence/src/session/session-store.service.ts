@@ -6,7 +6,7 @@ import { DataSourceRegistry, openSqlite } from '../datasource-registry';
 import { SessionInitial1764000000101 } from '../migrations/session-1-initial';
 import { PERSISTENCE_OPTIONS } from '../persistence.module-definition';
 import type { PersistenceConfig } from '../persistence.config';
-import { BatchedWriter, type WriteCommand } from './batched-writer';
+import { BatchedWriter, type MessageRecord, type WriteCommand } from './batched-writer';
 import { SESSION_ENTITIES } from './entities';
 
 export const SESSION_MIGRATIONS = [SessionInitial1764000000101];
@@ -16,15 +16,8 @@ export interface StoredEvent {
   payload: string;
 }
 
-export interface StoredMessage {
-  id: string;
-  turnId: string | null;
-  role: string;
-  content: string;
-  metadata: string | null;
-  userId: string | null;
-  createdAt: number;
-}
+/** A message as read back (the stored record). */
+export type StoredMessage = MessageRecord;
 
 /**
  * Each session's `session.db` (events, messages, turn usage): the batched writer for everything the

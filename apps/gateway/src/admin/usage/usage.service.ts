@@ -1,19 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { SessionId, TenantId } from '@app/common';
-import { SessionStore, TenantRegistry } from '@app/persistence';
+import { SessionStore, TenantRegistry, type TurnUsageRecord } from '@app/persistence';
 import { SessionNotFoundError } from '@app/protocol';
 
-export interface TurnUsageView {
-  sessionId: string;
-  turnId: string;
-  model: string | null;
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-  cost: number;
-  createdAt: number;
-}
+/** A usage row with the session it belongs to. */
+export type TurnUsageView = TurnUsageRecord & { sessionId: string };
 
 export interface UsageReport {
   turns: TurnUsageView[];
