@@ -8,6 +8,8 @@ import { GatewayBillingModule } from './billing/billing.module';
 import { FilesModule } from './files/files.module';
 import { TurnsModule } from './turns/turns.module';
 import { AdminModule } from './admin/admin.module';
+import { ClusterModule } from './cluster/cluster.module';
+import { clusterConfig } from './cluster/cluster.config';
 import { appConfig } from './config';
 import { ConnectionModule } from './connection/connection.module';
 import { CoreModule } from './core.module';
@@ -24,10 +26,11 @@ import { SessionsModule } from './sessions/sessions.module';
       isGlobal: true,
       ignoreEnvFile: true,
       cache: true,
-      load: [appConfig, authConfig, persistenceConfig, podiumConfig, billingConfig],
+      load: [appConfig, authConfig, persistenceConfig, podiumConfig, billingConfig, clusterConfig],
     }),
     LoggingModule,
     CoreModule,
+    ClusterModule,
     PersistenceModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService) => config.getOrThrow<PersistenceConfig>('persistence'),

@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { ConnectionRegistry } from './connection/connection-registry';
+import { WsServerRef } from './connection/ws-server-ref';
 import { Broadcaster } from './events/broadcaster';
 import { InProcessBroadcaster } from './events/in-process-broadcaster';
 import { LifecycleState } from './lifecycle/lifecycle.state';
@@ -12,8 +13,9 @@ import { SessionHooks } from './sessions/session-hooks';
     ConnectionRegistry,
     LifecycleState,
     SessionHooks,
+    WsServerRef,
     { provide: Broadcaster, useClass: InProcessBroadcaster },
   ],
-  exports: [ConnectionRegistry, LifecycleState, SessionHooks, Broadcaster],
+  exports: [ConnectionRegistry, LifecycleState, SessionHooks, Broadcaster, WsServerRef],
 })
 export class CoreModule {}

@@ -10,7 +10,9 @@ import { configSummary } from './config/config-summary';
 import { assertValidConfig } from './config/load-config';
 import { ConnectionRegistry } from './connection/connection-registry';
 import { FramePipeline } from './connection/frame-pipeline';
+import { TenantRouter } from './cluster/tenant-router';
 import { GatewayWsAdapter } from './connection/gateway-ws.adapter';
+import { WsServerRef } from './connection/ws-server-ref';
 import { UpgradePolicy } from './connection/upgrade-policy';
 import { LifecycleService } from './lifecycle/lifecycle.service';
 import { LifecycleState } from './lifecycle/lifecycle.state';
@@ -48,6 +50,8 @@ async function bootstrap(): Promise<void> {
   app.useWebSocketAdapter(
     new GatewayWsAdapter(app, {
       registry: app.get(ConnectionRegistry),
+      router: app.get(TenantRouter),
+      serverRef: app.get(WsServerRef),
       upgrades: app.get(UpgradePolicy),
       frames: new FramePipeline(appConfig.ws.maxMessageBytes),
       hardMaxPayload: appConfig.ws.hardMaxPayload,
@@ -65,6 +69,7 @@ async function bootstrap(): Promise<void> {
       persistence: config.get('persistence', { infer: true }),
       podium: config.get('podium', { infer: true }),
       billing: config.get('billing', { infer: true }),
+      cluster: config.get('cluster', { infer: true }),
     }),
     'configuration summary',
   );

@@ -12,3 +12,4 @@ export * from './session/entities';
 export * from './session/batched-writer';
 export * from './session/session-store.service';
 export { SHARED_CREDIT_MIGRATIONS } from './migrations/shared-credits-1-initial';
+export * from './write-fence';

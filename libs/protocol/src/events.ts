@@ -425,6 +425,8 @@ export const CloseCode = {
   PROTOCOL_ERROR: 1002,
   POLICY_VIOLATION: 1008,
   INTERNAL_ERROR: 1011,
+  /** The tenant moved to another instance (lease lost or owner gone): reconnect, then rejoin. */
+  SERVICE_RESTART: 1012,
   TRY_AGAIN_LATER: 1013,
   AUTH_TIMEOUT: 4001,
 } as const;

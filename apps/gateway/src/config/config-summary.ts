@@ -32,6 +32,9 @@ export function configSummary(c: AllConfig): Record<string, unknown> {
       ? `postgres ${describeDatabase(c.billing.database)}`
       : 'tenant registries',
     openApi: c.app.openApiEnabled,
+    tenantOwnership: c.cluster.leases
+      ? `lease (member ${c.cluster.instanceId}, ttl ${c.cluster.leaseTtlMs}ms)`
+      : 'local',
     PODIUM_API_KEY: set(c.podium.apiKey !== ''),
     AUTH_CLIENT_SECRET: set(c.auth.clientSecretSet),
     ...Object.fromEntries(Object.entries(c.app.secretsSet).map(([k, v]) => [k, set(v)])),

@@ -2,6 +2,7 @@ import type { AuthConfig } from '@app/auth';
 import type { BillingConfig } from '@app/billing';
 import type { PersistenceConfig } from '@app/persistence';
 import type { PodiumConfig } from '@app/podium';
+import type { ClusterConfig } from '../cluster/cluster.config';
 import type { AppConfig } from './app.config';
 
 export * from './app.config';
@@ -13,4 +14,5 @@ export interface AllConfig {
   persistence: PersistenceConfig;
   podium: PodiumConfig;
   billing: BillingConfig;
+  cluster: ClusterConfig;
 }

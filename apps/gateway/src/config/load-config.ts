@@ -3,6 +3,7 @@ import { buildBillingConfig } from '@app/billing';
 import { ConfigValidationError } from '@app/common';
 import { persistenceConfig } from '@app/persistence';
 import { podiumConfig } from '@app/podium';
+import { buildClusterConfig } from '../cluster/cluster.config';
 import { buildAppConfig } from './app.config';
 
 /**
@@ -17,6 +18,7 @@ export function assertValidConfig(env: NodeJS.ProcessEnv): string[] {
     () => persistenceConfig(),
     () => podiumConfig(),
     () => buildBillingConfig(env),
+    () => buildClusterConfig(env),
   ]) {
     try {
       build();

@@ -12,6 +12,8 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
   type AuthenticatedEvent,
 } from '@app/protocol';
+import { isRemoteSocket, type RemoteSocket } from '../cluster/remote-socket';
+import { TenantRouter } from '../cluster/tenant-router';
 import type { AllConfig, AppConfig } from '../config';
 import { Broadcaster, tenantTopic } from '../events/broadcaster';
 import { Connection } from './connection';
@@ -34,6 +36,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     private readonly auth: AuthService,
     private readonly origins: OriginPolicy,
     private readonly tenants: TenantRegistry,
+    private readonly router: TenantRouter,
     private readonly logger: PinoLogger,
   ) {
     this.app = config.get('app', { infer: true });
@@ -55,6 +58,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
 
   /** A new socket: `welcome`, `connected`, and in dev mode `authenticated`. */
   open(socket: WebSocket, req: IncomingMessage): Connection {
+    if (isRemoteSocket(socket)) return this.openRemote(socket);
     const id = randomUUID();
     const ip = this.origins.clientIp(req.headers, req.socket.remoteAddress);
     const negotiated = negotiateProtocolVersion(req.url);
@@ -93,10 +97,13 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
       ts: Date.now(),
     });
     if (devMode) {
-      void this.auth.authenticate('dev', ip).then((identity) => {
-        this.bind(conn, identity);
-        conn.send({ type: 'authenticated', identity: publicIdentity(identity) });
-      });
+      void this.auth
+        .authenticate('dev', ip)
+        .then((identity) => this.bind(conn, identity))
+        .then(
+          () => conn.send({ type: 'authenticated', identity: publicIdentity(conn.identity!) }),
+          (err: unknown) => this.unroutable(conn, err),
+        );
     } else {
       conn.authDeadline = setTimeout(() => {
         if (!conn.identity) {
@@ -112,8 +119,51 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
   /** The `authenticate` message: verify, bind the identity, join the tenant topic. */
   async authenticate(conn: Connection, token: string): Promise<AuthenticatedEvent> {
     const identity = await this.auth.authenticate(token, conn.ip);
-    this.bind(conn, identity);
+    try {
+      await this.bind(conn, identity);
+    } catch (err) {
+      this.unroutable(conn, err);
+      throw err;
+    }
     return { type: 'authenticated', identity: publicIdentity(identity) };
+  }
+
+  /**
+   * A client of another instance whose tenant this instance owns (lease mode): authenticated there,
+   * so no handshake frames and no token here; it joins the tenant topic like a local client.
+   */
+  private openRemote(socket: RemoteSocket): Connection {
+    const conn = new Connection(
+      socket.connId,
+      socket as unknown as WebSocket,
+      socket.ip,
+      socket.protocolVersion,
+      this.logger.logger.child({ connId: socket.connId, via: socket.member }),
+      { max: this.app.ws.rateLimitMax, windowMs: this.app.ws.rateLimitWindowMs },
+      {
+        skipBytes: this.app.ws.backpressureSkipBytes,
+        closeBytes: this.app.ws.backpressureCloseBytes,
+        stallMs: this.app.ws.backpressureStallMs,
+      },
+    );
+    this.registry.add(conn);
+    socket.on('pong', () => (conn.missedPongs = 0));
+    this.bindHere(conn, socket.identity);
+    return conn;
+  }
+
+  /** A hosted remote client re-authenticated on its instance. */
+  rebindRemote(conn: Connection, identity: AuthIdentity): void {
+    if (conn.identity?.tenantId !== identity.tenantId) {
+      conn.close(CloseCode.SERVICE_RESTART, 'tenant changed');
+      return;
+    }
+    this.bindHere(conn, identity);
+  }
+
+  private unroutable(conn: Connection, err: unknown): void {
+    conn.log.error({ err }, 'cannot reach the instance that owns the tenant');
+    conn.close(CloseCode.TRY_AGAIN_LATER, 'tenant unavailable; retry');
   }
 
   /** Re-reads the role of a user's live connections after a membership change. */
@@ -133,6 +183,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     const conn = this.registry.of(socket);
     if (!conn) return;
     this.registry.remove(conn);
+    this.router.closed(conn);
     if (conn.authDeadline) clearTimeout(conn.authDeadline);
     if (conn.identity) this.broadcaster.unsubscribe(tenantTopic(conn.identity.tenantId), conn);
     for (const listener of this.closeListeners) {
@@ -145,23 +196,48 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     conn.log.info('connection closed');
   }
 
-  private bind(conn: Connection, identity: AuthIdentity): void {
+  /**
+   * Binds an authenticated identity. Where the tenant is owned by another instance (lease mode), the
+   * connection is forwarded there and joins nothing here; otherwise it joins the tenant topic.
+   */
+  private async bind(conn: Connection, identity: AuthIdentity): Promise<void> {
+    const previous = conn.identity;
+    const where = await this.router.route(conn, identity);
+    if (!conn.isOpen && !conn.remote) {
+      this.router.closed(conn);
+      return;
+    }
+    if (where === 'local') {
+      this.bindHere(conn, identity);
+      return;
+    }
+    if (previous) this.broadcaster.unsubscribe(tenantTopic(previous.tenantId), conn);
+    this.setIdentity(conn, identity);
+    conn.log.info({ via: identity.via, role: identity.role, owner: conn.forward?.owner }, 'authenticated');
+  }
+
+  private bindHere(conn: Connection, identity: AuthIdentity): void {
     const previous = conn.identity;
     if (previous && previous.tenantId !== identity.tenantId) {
       this.broadcaster.unsubscribe(tenantTopic(previous.tenantId), conn);
     }
+    this.setIdentity(conn, identity);
+    this.broadcaster.subscribe(tenantTopic(identity.tenantId), conn);
+    void this.tenants
+      .ensure(identity.tenantId)
+      .catch((err) => conn.log.error({ err }, 'tenant registry unavailable'));
+    conn.log.info({ via: identity.via, role: identity.role }, 'authenticated');
+  }
+
+  private setIdentity(conn: Connection, identity: AuthIdentity): void {
     conn.identity = identity;
     if (conn.authDeadline) clearTimeout(conn.authDeadline);
     conn.log = this.logger.logger.child({
       connId: conn.id,
       tenantId: identity.tenantId,
       userId: identity.userId,
+      ...(conn.remote ? { remote: true } : {}),
     });
-    this.broadcaster.subscribe(tenantTopic(identity.tenantId), conn);
-    void this.tenants
-      .ensure(identity.tenantId)
-      .catch((err) => conn.log.error({ err }, 'tenant registry unavailable'));
-    conn.log.info({ via: identity.via, role: identity.role }, 'authenticated');
   }
 
   /** RFC 6455 pings; a socket that misses two pongs in a row is dropped. */

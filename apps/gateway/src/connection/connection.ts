@@ -48,6 +48,10 @@ export class Connection {
   private closing = false;
   /** Session frames held back while a join builds its snapshot and replay (see `hold`). */
   private readonly holds = new Map<string, HeldFrame[]>();
+  /** Set when the tenant is owned by another instance: messages are forwarded there (lease mode). */
+  forward?: { owner: string };
+  /** Set for a client of another instance hosted here: frames go back over the cluster bus. */
+  private readonly relay?: { relayFrame(frame: string, ephemeral: boolean): void };
 
   constructor(
     readonly id: string,
@@ -59,6 +63,13 @@ export class Connection {
     private readonly limits: SendLimits,
   ) {
     this.rate = new SlidingWindow(rate.max, rate.windowMs);
+    const relay = socket as unknown as Partial<NonNullable<Connection['relay']>>;
+    if (typeof relay.relayFrame === 'function') this.relay = relay as NonNullable<Connection['relay']>;
+  }
+
+  /** A client connected to another instance, hosted here because this instance owns its tenant. */
+  get remote(): boolean {
+    return this.relay !== undefined;
   }
 
   get tenantId(): string | undefined {
@@ -96,6 +107,11 @@ export class Connection {
    */
   sendFrame(frame: string, ephemeral: boolean): boolean {
     if (!this.isOpen) return false;
+    if (this.relay) {
+      // The client's own instance applies this policy to the real socket.
+      this.relay.relayFrame(frame, ephemeral);
+      return true;
+    }
     const buffered = this.socket.bufferedAmount;
     if (buffered > this.limits.skipBytes) {
       if (buffered > this.limits.closeBytes) {

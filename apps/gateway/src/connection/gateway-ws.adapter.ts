@@ -4,6 +4,8 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import { isObservable, type Observable } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { ClientMessage } from '@app/protocol';
+import type { TenantRouter } from '../cluster/tenant-router';
+import type { WsServerRef } from './ws-server-ref';
 import type { Connection } from './connection';
 import type { ConnectionRegistry } from './connection-registry';
 import type { FramePipeline } from './frame-pipeline';
@@ -16,7 +18,14 @@ export interface GatewayWsAdapterOptions {
   /** Frames above this close the socket with 1009; below it, oversize frames get MESSAGE_TOO_LARGE. */
   hardMaxPayload: number;
   onInternalError(conn: Connection, err: unknown, requestId?: string): void;
+  /** Where messages of clients whose tenant is owned by another instance go (lease mode). */
+  router: TenantRouter;
+  /** Receives the ws server once created (the cluster's remote clients are announced on it). */
+  serverRef: WsServerRef;
 }
+
+/** Handled where the client is connected even when its tenant is owned elsewhere. */
+const LOCAL_TYPES: ReadonlySet<string> = new Set(['authenticate', 'ping']);
 
 type Handlers = Map<string, MessageMappingProperties>;
 
@@ -38,7 +47,7 @@ export class GatewayWsAdapter extends WsAdapter {
   }
 
   override create(port: number, options: Record<string, unknown> = {}): WebSocketServer {
-    return super.create(port, {
+    const server = super.create(port, {
       ...options,
       perMessageDeflate: false,
       // UTF-8 is checked by the FramePipeline so a bad frame gets INVALID_JSON instead of a 1007 close.
@@ -53,6 +62,8 @@ export class GatewayWsAdapter extends WsAdapter {
         else done(false, verdict.status, verdict.reason);
       },
     }) as WebSocketServer;
+    this.opts.serverRef.server = server;
+    return server;
   }
 
   override bindMessageHandlers(
@@ -82,7 +93,8 @@ export class GatewayWsAdapter extends WsAdapter {
     const conn = this.opts.registry.of(client);
     if (!conn) return;
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-    const result = this.opts.frames.accept(buf, isBinary, () => conn.rate.hit());
+    // A hosted remote client was already rate-limited by its own instance.
+    const result = this.opts.frames.accept(buf, isBinary, () => (conn.remote ? 0 : conn.rate.hit()));
     if (!result.ok) {
       conn.sendError(
         result.code,
@@ -93,6 +105,10 @@ export class GatewayWsAdapter extends WsAdapter {
       return;
     }
     const message: ClientMessage = result.message;
+    if (conn.forward && !LOCAL_TYPES.has(message.type)) {
+      this.opts.router.forward(conn, message);
+      return;
+    }
     const handler = handlers.get(message.type);
     if (!handler) {
       conn.sendError('INVALID_MESSAGE', `Message type "${message.type}" is not handled`, message.requestId);

@@ -12,6 +12,7 @@ import { SessionStore, TenantRegistry, type SessionRow } from '@app/persistence'
 import { PodiumClient, type PodiumConnection } from '@app/podium';
 import { DomainError, type SessionDeletedEvent, type SessionState } from '@app/protocol';
 import type { AllConfig, AppConfig } from '../config';
+import { TenantLeases } from '../cluster/tenant-leases';
 import type { Connection } from '../connection/connection';
 import { ConnectionService } from '../connection/connection.service';
 import { Broadcaster, sessionTopic } from '../events/broadcaster';
@@ -60,6 +61,7 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
     private readonly connections: ConnectionService,
     private readonly lifecycle: LifecycleService,
     private readonly health: HealthComponents,
+    private readonly leases: TenantLeases,
   ) {
     this.cfg = config.get('app', { infer: true });
   }
@@ -90,7 +92,7 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
   }
 
   onApplicationBootstrap(): void {
-    this.recovery = this.recoverStaleSessions();
+    this.recovery = this.leases.enabled ? this.recoverOrphanedTenants() : this.recoverStaleSessions();
   }
 
   onModuleDestroy(): void {
@@ -289,29 +291,89 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
   }
 
   /**
+   * One tenant's stale sessions (persisted live, but no process here runs them) reset to inactive, their
+   * instances stopped best effort, their open reservations released. Answers how many were reset.
+   */
+  async recoverTenant(t: TenantId): Promise<number> {
+    const stale = await this.registry.staleSessions(t);
+    for (const row of stale) {
+      if (this.active.has(row.id)) continue;
+      if (row.instanceId) void this.podium.stopInstance(row.instanceId).catch(() => undefined);
+      await this.registry.updateSession(t, row.id as SessionId, {
+        status: 'inactive',
+        instanceId: null,
+        updatedAt: Date.now(),
+      });
+    }
+    await this.billing.recover(t);
+    return stale.length;
+  }
+
+  /**
+   * Lease mode: at start only tenants with stale sessions and no live owner are taken (their recovery
+   * runs when the lease is won); the others are left to whoever owns them or first serves them.
+   */
+  private async recoverOrphanedTenants(): Promise<{ tenants: number; sessions: number }> {
+    let tenants = 0;
+    let sessions = 0;
+    for (const t of await this.registry.listTenants()) {
+      try {
+        const stale = await this.registry.staleSessions(t);
+        if (stale.length === 0 || !(await this.leases.claimIfFree(t))) continue;
+        tenants++;
+        sessions += stale.length;
+      } catch (err) {
+        this.logger.warn(`stale session recovery failed for tenant ${t}: ${(err as Error).message}`);
+      }
+    }
+    this.logger.log(
+      `stale session recovery (lease mode): ${tenants} orphaned tenants taken over, ${sessions} sessions reset`,
+    );
+    return { tenants, sessions };
+  }
+
+  /** Live sessions of a tenant here. */
+  liveCount(tenantId: string): number {
+    let n = 0;
+    for (const a of this.active.values()) if (a.tenantId === tenantId) n++;
+    return n;
+  }
+
+  /**
+   * The tenant now belongs to another instance (lease lost): drop its live sessions here without
+   * writing anything (the new owner recovers them), stop their agents best effort, discard queued writes
+   * and close their databases.
+   */
+  async abandonTenant(tenantId: string): Promise<number> {
+    const mine = [...this.active.values()].filter((a) => a.tenantId === tenantId);
+    for (const active of mine) {
+      this.active.delete(active.sessionId);
+      if (active.turn?.stallTimer) clearTimeout(active.turn.stallTimer);
+      if (active.turn?.stopTimer) clearTimeout(active.turn.stopTimer);
+      const connection = active.podium;
+      active.podium = undefined;
+      await connection?.close().catch(() => undefined);
+      if (active.instanceId) void this.podium.stopInstance(active.instanceId).catch(() => undefined);
+      this.store.writer.discard(active.sessionId);
+      await this.store.close(active.sessionId);
+    }
+    return mine.length;
+  }
+
+  /**
    * At start, in the background: every session persisted in a state other than `inactive` belongs to
    * a process that is gone; reset it to inactive, stop its instance best effort, release its credits.
    */
-  private async recoverStaleSessions(): Promise<{ tenants: number; sessions: number }> {
+  private async recoverStaleSessions(tenantIds?: TenantId[]): Promise<{ tenants: number; sessions: number }> {
     const started = Date.now();
-    const tenants = await this.registry.listTenants();
+    const tenants = tenantIds ?? (await this.registry.listTenants());
     let sessions = 0;
     let failures = 0;
     const queue = [...tenants];
     const worker = async () => {
       for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
         try {
-          const stale = await this.registry.staleSessions(t);
-          for (const row of stale) {
-            if (row.instanceId) void this.podium.stopInstance(row.instanceId).catch(() => undefined);
-            await this.registry.updateSession(t, row.id as SessionId, {
-              status: 'inactive',
-              instanceId: null,
-              updatedAt: Date.now(),
-            });
-            sessions++;
-          }
-          await this.billing.recover(t);
+          sessions += await this.recoverTenant(t);
         } catch (err) {
           failures++;
           this.logger.warn(`stale session recovery failed for tenant ${t}: ${(err as Error).message}`);

@@ -8,6 +8,7 @@ import { SessionInteraction } from './session-interaction.service';
 import { SessionRuntime } from './session-runtime.service';
 import { SessionsGateway } from './sessions.gateway';
 import { SessionsService } from './sessions.service';
+import { TenantOwnership } from './tenant-ownership.service';
 
 @Module({
   imports: [ConnectionModule, EventsModule, LifecycleModule, HealthModule],
@@ -17,6 +18,7 @@ import { SessionsService } from './sessions.service';
     SessionRuntime,
     SessionInteraction,
     SessionInteractionGateway,
+    TenantOwnership,
   ],
   exports: [SessionsService, SessionRuntime],
 })

@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { isSafeId, type SessionId, type TenantId } from '@app/common';
 import { DataPaths } from '../data-paths';
 import { DataSourceRegistry, openSqlite } from '../datasource-registry';
+import { installFence, type WriteFence } from '../write-fence';
 import { RegistryInitial1764000000001 } from '../migrations/registry-1-initial';
 import { RegistryCreditsApiKeys1764000000002 } from '../migrations/registry-2-credits-api-keys';
 import { PERSISTENCE_OPTIONS } from '../persistence.module-definition';
@@ -18,15 +19,38 @@ export class TenantRegistry implements OnApplicationShutdown {
   private readonly logger = new Logger(TenantRegistry.name);
   readonly paths: DataPaths;
   private readonly handles: DataSourceRegistry;
+  private fence?: WriteFence;
 
   constructor(@Inject(PERSISTENCE_OPTIONS) config: PersistenceConfig) {
     this.paths = new DataPaths(config.dataDir);
-    this.handles = new DataSourceRegistry(config.registryCache, (tenantId) =>
-      openSqlite(this.paths.registryFile(tenantId), {
+    this.handles = new DataSourceRegistry(config.registryCache, async (tenantId) => {
+      const ds = await openSqlite(this.paths.registryFile(tenantId), {
         entities: REGISTRY_ENTITIES,
         migrations: REGISTRY_MIGRATIONS,
-      }),
-    );
+      });
+      if (this.fence) {
+        try {
+          await installFence(ds, this.fence.tokenFor(tenantId), `tenant ${tenantId}`);
+        } catch (err) {
+          await ds.destroy().catch(() => undefined);
+          throw err;
+        }
+      }
+      return ds;
+    });
+  }
+
+  /**
+   * Fences every registry opened from now on (tenant ownership leases, docs/scaling.md): writes succeed
+   * only while this instance's lease token is the newest that claimed the file.
+   */
+  useFence(fence: WriteFence): void {
+    this.fence = fence;
+  }
+
+  /** Closes the tenant's handle (its lease changed hands: the next use reopens with the new token). */
+  closeTenant(tenantId: TenantId): Promise<void> {
+    return this.handles.close(tenantId);
   }
 
   get openHandles(): number {

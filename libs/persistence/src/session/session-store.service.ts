@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
 import type { SessionId } from '@app/common';
 import { DataPaths } from '../data-paths';
 import { DataSourceRegistry, openSqlite } from '../datasource-registry';
@@ -7,6 +8,7 @@ import { SessionInitial1764000000101 } from '../migrations/session-1-initial';
 import { PERSISTENCE_OPTIONS } from '../persistence.module-definition';
 import type { PersistenceConfig } from '../persistence.config';
 import { BatchedWriter, type MessageRecord, type WriteCommand } from './batched-writer';
+import { FencedError, type WriteFence } from '../write-fence';
 import { SESSION_ENTITIES } from './entities';
 
 export const SESSION_MIGRATIONS = [SessionInitial1764000000101];
@@ -31,6 +33,7 @@ export class SessionStore {
   readonly paths: DataPaths;
   private readonly handles: DataSourceRegistry;
   readonly writer: BatchedWriter;
+  private fence?: WriteFence;
 
   constructor(@Inject(PERSISTENCE_OPTIONS) config: PersistenceConfig) {
     this.paths = new DataPaths(config.dataDir);
@@ -43,8 +46,25 @@ export class SessionStore {
     this.writer = new BatchedWriter({
       batchMs: config.writeBatchMs,
       batchSize: config.writeBatchSize,
-      withSession: (id, fn) => this.handles.write(id, fn),
+      withSession: (id, fn) => this.write(id, fn),
     });
+  }
+
+  /** Refuses session writes once this instance may no longer write them (tenant ownership leases). */
+  useFence(fence: WriteFence): void {
+    this.fence = fence;
+  }
+
+  /** Closes a session's database without touching its files (ownership moved to another instance). */
+  async close(sessionId: string): Promise<void> {
+    await this.handles.close(sessionId);
+  }
+
+  private write<T>(sessionId: string, fn: (ds: DataSource) => Promise<T>): Promise<T> {
+    if (this.fence && !this.fence.maySessionWrite(sessionId)) {
+      return Promise.reject(new FencedError(`session ${sessionId}`));
+    }
+    return this.handles.write(sessionId, fn);
   }
 
   get openHandles(): number {

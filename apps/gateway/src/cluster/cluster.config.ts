@@ -1,0 +1,69 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { registerAs } from '@nestjs/config';
+import { IsIn, IsInt, IsOptional, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { ConfigValidationError, validateEnv } from '@app/common';
+
+const OWNERSHIP = ['lease', 'local'] as const;
+export type TenantOwnership = (typeof OWNERSHIP)[number];
+
+/** Tenant ownership across instances (docs/scaling.md). Only meaningful with REDIS_URL. */
+export class ClusterEnv {
+  /**
+   * `lease`: instances share DATA_DIR and one instance at a time owns a tenant through a Redis lease;
+   * the others forward its clients there. `local`: every instance serves the tenants routed to it from
+   * its own volume (tenant-affinity routing). Default: `lease` when REDIS_URL is set, else `local`.
+   */
+  @IsOptional()
+  @IsIn(OWNERSHIP)
+  TENANT_OWNERSHIP?: TenantOwnership;
+  @IsInt()
+  @Min(1000)
+  @Max(300_000)
+  LEASE_TTL_MS: number = 10_000;
+  /** A tenant with no clients and no live session for this long is released (0: keep until shutdown). */
+  @IsInt()
+  @Min(0)
+  LEASE_IDLE_RELEASE_MS: number = 300_000;
+  @ValidateIf((o: ClusterEnv) => o.INSTANCE_ID !== undefined)
+  @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'INSTANCE_ID: 1-64 of A-Z a-z 0-9 _ . -' })
+  INSTANCE_ID?: string;
+}
+
+export interface ClusterConfig {
+  /** True when tenant ownership runs on leases (REDIS_URL set and TENANT_OWNERSHIP=lease). */
+  leases: boolean;
+  ownership: TenantOwnership;
+  redisUrl: string;
+  keyPrefix: string;
+  instanceId: string;
+  leaseTtlMs: number;
+  /** Renewal period: a third of the TTL, so two renewals may fail before the lease is lost. */
+  renewMs: number;
+  idleReleaseMs: number;
+}
+
+export function buildClusterConfig(env: NodeJS.ProcessEnv): ClusterConfig {
+  const v = validateEnv(ClusterEnv, env);
+  const redisUrl = env.REDIS_URL ?? '';
+  const ownership = v.TENANT_OWNERSHIP ?? (redisUrl ? 'lease' : 'local');
+  if (ownership === 'lease' && !redisUrl) {
+    throw new ConfigValidationError(['TENANT_OWNERSHIP: "lease" needs REDIS_URL']);
+  }
+  return {
+    leases: ownership === 'lease',
+    ownership,
+    redisUrl,
+    keyPrefix: env.REDIS_KEY_PREFIX || 'diminuendo',
+    instanceId:
+      v.INSTANCE_ID ??
+      `${hostname()
+        .replace(/[^A-Za-z0-9_.-]/g, '-')
+        .slice(0, 40)}-${randomBytes(4).toString('hex')}`,
+    leaseTtlMs: v.LEASE_TTL_MS,
+    renewMs: Math.max(300, Math.floor(v.LEASE_TTL_MS / 3)),
+    idleReleaseMs: v.LEASE_IDLE_RELEASE_MS,
+  };
+}
+
+export const clusterConfig = registerAs('cluster', () => buildClusterConfig(process.env));

@@ -1,0 +1,28 @@
+import type { AuthIdentity } from '@app/auth';
+import type { ClientMessage } from '@app/protocol';
+import type { Connection } from '../connection/connection';
+
+/**
+ * Decides where an authenticated client's messages are served: here (`local`), or on the instance
+ * that owns the tenant (`forwarded`; lease mode). One instance alone, or TENANT_OWNERSHIP=local, always
+ * serves locally.
+ */
+export abstract class TenantRouter {
+  abstract route(conn: Connection, identity: AuthIdentity): Promise<'local' | 'forwarded'>;
+  /** A validated message of a forwarded connection, to its owner. */
+  abstract forward(conn: Connection, message: ClientMessage): void;
+  /** The client's socket closed. */
+  abstract closed(conn: Connection): void;
+}
+
+export class LocalTenantRouter extends TenantRouter {
+  route(): Promise<'local'> {
+    return Promise.resolve('local');
+  }
+
+  forward(): void {
+    throw new Error('no connection is forwarded without tenant leases');
+  }
+
+  closed(): void {}
+}

@@ -1,0 +1,73 @@
+import type { IncomingMessage } from 'node:http';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { CloseCode } from '@app/protocol';
+import { ClusterBus } from '../cluster/cluster-bus';
+import { RemoteSocket } from '../cluster/remote-socket';
+import { TenantLeases } from '../cluster/tenant-leases';
+import { LifecycleState } from '../lifecycle/lifecycle.state';
+import { ConnectionRegistry } from './connection-registry';
+import { ConnectionService } from './connection.service';
+import { WsServerRef } from './ws-server-ref';
+
+/**
+ * The owner side of forwarding (lease mode): a client of another instance whose tenant this instance
+ * owns is announced on the ws server as a RemoteSocket, so it is hosted by exactly the code that hosts a
+ * local socket; its forwarded messages arrive as that socket's `message` events.
+ */
+@Injectable()
+export class RemoteHost implements OnModuleInit {
+  private readonly logger = new Logger(RemoteHost.name);
+  private readonly sockets = new Map<string, RemoteSocket>();
+
+  constructor(
+    private readonly bus: ClusterBus,
+    private readonly leases: TenantLeases,
+    private readonly ws: WsServerRef,
+    private readonly lifecycle: LifecycleState,
+    private readonly connections: ConnectionService,
+    private readonly registry: ConnectionRegistry,
+  ) {}
+
+  get count(): number {
+    return this.sockets.size;
+  }
+
+  onModuleInit(): void {
+    if (!this.bus.enabled) return;
+    this.bus.on('open', (h) => {
+      if (h.k !== 'open') return;
+      const key = `${h.from}/${h.c}`;
+      if (this.sockets.has(key)) return;
+      if (this.lifecycle.draining || !this.ws.server || !this.leases.holds(h.id.tenantId)) {
+        this.bus.deliver(h.from, {
+          kind: 'close',
+          conn: h.c,
+          code: CloseCode.SERVICE_RESTART,
+          reason: 'tenant not served here',
+        });
+        return;
+      }
+      const socket = new RemoteSocket(this.bus, h.from, h.c, h.id, h.ip, h.v);
+      this.sockets.set(key, socket);
+      socket.once('close', () => this.sockets.delete(key));
+      const req = { url: '/ws', headers: {}, socket: { remoteAddress: h.ip } } as unknown as IncomingMessage;
+      this.ws.server.emit('connection', socket, req);
+    });
+    this.bus.on('msg', (h, body) => {
+      this.sockets.get(`${h.from}/${h.c}`)?.emit('message', Buffer.from(body, 'utf8'), false);
+    });
+    this.bus.on('ident', (h) => {
+      if (h.k !== 'ident') return;
+      const socket = this.sockets.get(`${h.from}/${h.c}`);
+      const conn = socket && this.registry.of(socket as never);
+      if (conn) this.connections.rebindRemote(conn, h.id);
+    });
+    this.bus.on('close', (h) => this.sockets.get(`${h.from}/${h.c}`)?.remoteClosed());
+    this.bus.onReset(() => {
+      if (this.sockets.size > 0)
+        this.logger.warn(`closing ${this.sockets.size} forwarded client(s) after a bus reset`);
+      for (const socket of [...this.sockets.values()])
+        socket.close(CloseCode.SERVICE_RESTART, 'gateway link reset');
+    });
+  }
+}

@@ -1,0 +1,257 @@
+import Redis from 'ioredis';
+import { DiminuendoClient } from '@app/client';
+import type { SessionEvent } from '@app/protocol';
+import { startGateway, tempDataDir, type GatewayProcess } from './support/gateway-process';
+import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
+import { TEST_REDIS_URL, uniqueName } from './support/services';
+
+type Ev = SessionEvent & { requestId?: string };
+
+const LEASE_TTL_MS = 1500;
+
+function sessionEvents(c: DiminuendoClient, sessionId: string, afterSeq = 0): Ev[] {
+  return c.log
+    .filter((e: any) => e.sessionId === sessionId && typeof e.seq === 'number' && e.seq > afterSeq)
+    .map((e: any) => {
+      const { requestId: _r, ...rest } = e;
+      return rest as Ev;
+    });
+}
+
+async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition') {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The bus member name a gateway logged at start. */
+function memberOf(gw: GatewayProcess): string {
+  const line = gw.output.find((l) => l.includes('cluster member '));
+  const m = line && /cluster member (\S+)/.exec(line);
+  if (!m) throw new Error(`no cluster member line in:\n${gw.output.join('\n')}`);
+  return m[1];
+}
+
+/**
+ * Several gateway processes on one shared DATA_DIR and one Redis (docs/scaling.md, "Tenant ownership"):
+ * one instance owns a tenant through a lease; clients on the others are forwarded to it and see the
+ * same stream; the owner's death hands the tenant over without reusing a seq.
+ */
+describe('tenant ownership: gateways sharing DATA_DIR through Redis leases', () => {
+  let sim: SimProcess;
+  let dataDir: string;
+  let redis: Redis;
+  const prefix = uniqueName('e2e_cluster');
+  const gws: GatewayProcess[] = [];
+  const clients: DiminuendoClient[] = [];
+  const env = () => ({
+    NODE_ENV: 'development',
+    DATA_DIR: dataDir,
+    PODIUM_URL: sim.url,
+    PODIUM_API_KEY: SIM_KEY,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: prefix,
+    LEASE_TTL_MS: String(LEASE_TTL_MS),
+    DB_WRITE_BATCH_MS: '20',
+    HEARTBEAT_INTERVAL_MS: '60000',
+  });
+  const start = async (name: string) => {
+    const gw = await startGateway({ ...env(), INSTANCE_ID: name });
+    gws.push(gw);
+    return gw;
+  };
+  const connect = async (gw: GatewayProcess) => {
+    const c = await DiminuendoClient.connect(gw.url);
+    clients.push(c);
+    return c;
+  };
+  const leaseHolder = async (tenant = 'dev') => {
+    const v = await redis.get(`${prefix}:lease:tenant:${tenant}`);
+    return v === null ? null : v.slice(0, v.lastIndexOf(':'));
+  };
+
+  beforeAll(async () => {
+    sim = await startPodiumSim();
+    dataDir = tempDataDir('dim-cluster-');
+    redis = new Redis(TEST_REDIS_URL);
+  });
+  afterAll(async () => {
+    for (const c of clients) c.socket.terminate();
+    await Promise.all(gws.map((g) => g.stop('SIGKILL')));
+    await sim?.stop();
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  let a: GatewayProcess;
+  let b: GatewayProcess;
+  let sessionId: string;
+
+  it('one instance takes the lease; a client on the other is forwarded to it', async () => {
+    a = await start('gw-a');
+    b = await start('gw-b');
+    expect(await leaseHolder()).toBeNull();
+    const onA = await connect(a);
+    expect(await leaseHolder()).toBe(memberOf(a));
+    const onB = await connect(b);
+    expect(onB.identity?.tenantId).toBe('dev');
+    await eventually(() => b.output.some((l) => l.includes('forwarding to the owning instance')), 5000);
+    expect(await leaseHolder()).toBe(memberOf(a));
+    // Messages answered by the owner reach the client on B, with their requestId.
+    const listA = await onA.request<any>({ type: 'list_sessions' });
+    const listB = await onB.request<any>({ type: 'list_sessions' });
+    expect(listB).toEqual({ ...listA, requestId: listB.requestId });
+    // `ping` is answered where the client is connected.
+    expect((await onB.request<any>({ type: 'ping', clientTs: 1 })).type).toBe('pong');
+  });
+
+  it('keeps session lists and tenant events consistent whichever instance a client reaches', async () => {
+    const onA = await connect(a);
+    const onB = await connect(b);
+    const created = await onB.request<any>({
+      type: 'create_session',
+      agentType: 'coding-agent',
+      name: 'from B',
+    });
+    sessionId = created.session.id;
+    const seenOnA = await onA.waitFor('session_created', 5000, true, (e: any) => e.session.id === sessionId);
+    expect(seenOnA.session).toEqual(created.session);
+    await onB.request({ type: 'rename_session', sessionId, name: 'renamed on B' });
+    await onA.waitFor(
+      'session_renamed',
+      5000,
+      true,
+      (e: any) => e.sessionId === sessionId && e.name === 'renamed on B',
+    );
+    const [la, lb] = await Promise.all([
+      onA.request<any>({ type: 'list_sessions' }),
+      onB.request<any>({ type: 'list_sessions' }),
+    ]);
+    expect(lb.sessions).toEqual(la.sessions);
+    expect(la.sessions.map((s: any) => s.id)).toContain(sessionId);
+    // Errors from the owner come back as protocol errors with the requestId.
+    await expect(onB.request({ type: 'join_session', sessionId: 'no-such-session' })).rejects.toMatchObject({
+      code: 'SESSION_NOT_FOUND',
+    });
+  });
+
+  it('a client on B runs a turn on a session owned by A: both clients see the same events, order and seq', async () => {
+    const onA = await connect(a);
+    const onB = await connect(b);
+    const snapA = await onA.request<any>({ type: 'join_session', sessionId });
+    const snapB = await onB.request<any>({ type: 'join_session', sessionId });
+    expect(snapB.session.id).toBe(sessionId);
+    const after = Math.max(snapA.lastSeq, snapB.lastSeq);
+    const started = await onB.request<any>({ type: 'run_turn', sessionId, text: 'write hello' });
+    expect(started.type).toBe('turn_started');
+    const done = await onB.waitFor('turn_complete', 20_000, true, (e: any) => e.turnId === started.turnId);
+    await onA.waitFor('turn_complete', 5000, true, (e: any) => e.turnId === started.turnId);
+    await onA.waitFor('session_state', 5000, true, (e: any) => e.state === 'ready' && e.seq > done.seq);
+    await onB.waitFor('session_state', 5000, true, (e: any) => e.state === 'ready' && e.seq > done.seq);
+
+    const evA = sessionEvents(onA, sessionId, after);
+    const evB = sessionEvents(onB, sessionId, after);
+    expect(evB.length).toBeGreaterThan(10);
+    expect(evB).toEqual(evA);
+    for (let i = 1; i < evB.length; i++) expect(evB[i].seq).toBeGreaterThan(evB[i - 1].seq);
+    expect(evB.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['text_delta', 'tool_call', 'usage_update']),
+    );
+
+    // Replay through B is byte-identical to replay on A.
+    const pageA = await onA.request<any>({ type: 'get_events', sessionId, afterSeq: 0, limit: 500 });
+    const pageB = await onB.request<any>({ type: 'get_events', sessionId, afterSeq: 0, limit: 500 });
+    expect(pageB.events).toEqual(pageA.events);
+    // Only the owner runs the agent.
+    const figures = async (gw: GatewayProcess) => (await (await fetch(`${gw.url}/health`)).json()) as any;
+    expect((await figures(a)).activeSessions).toBe(1);
+    expect((await figures(b)).activeSessions).toBe(0);
+    expect((await figures(a)).cluster).toEqual({ member: memberOf(a), ownedTenants: 1 });
+    expect((await figures(b)).cluster).toEqual({ member: memberOf(b), ownedTenants: 0 });
+  });
+
+  it('bad input from a forwarded client gets the protocol error and the connection survives', async () => {
+    const onB = await connect(b);
+    onB.sendRaw('{not json');
+    expect((await onB.waitFor('error', 5000)).code).toBe('INVALID_JSON');
+    await expect(onB.request({ type: 'run_turn', sessionId } as any)).rejects.toMatchObject({
+      code: 'INVALID_MESSAGE',
+    });
+    expect((await onB.request<any>({ type: 'list_sessions' })).type).toBe('session_list');
+  });
+
+  let maxSeqSeen = 0;
+  let c: GatewayProcess;
+
+  it('SIGKILL of the owner: another instance takes the lease after expiry, recovers, and seq is never reused', async () => {
+    c = await start('gw-c');
+    const onA = await connect(a);
+    const onC = await connect(c);
+    await onA.request({ type: 'join_session', sessionId });
+    await onC.request({ type: 'join_session', sessionId });
+    // A long, paced turn is running on A when A dies.
+    const started = await onC.request<any>({ type: 'run_turn', sessionId, text: 'pace:200:20:8' });
+    await onC.waitFor('text_delta', 10_000, true, (e: any) => e.turnId === started.turnId);
+    maxSeqSeen = Math.max(...sessionEvents(onC, sessionId).map((e) => e.seq));
+    const owner = memberOf(a);
+    expect(await leaseHolder()).toBe(owner);
+
+    await a.stop('SIGKILL');
+    const closed = await onC.closed;
+    expect(closed.code).toBe(1012);
+    maxSeqSeen = Math.max(maxSeqSeen, ...sessionEvents(onC, sessionId).map((e) => e.seq));
+
+    // The client reconnects (to C here) and is served once C holds the lease.
+    const again = await connect(c);
+    const holder = await leaseHolder();
+    expect([memberOf(c), memberOf(b)]).toContain(holder);
+    expect(holder).not.toBe(owner);
+    const list = await again.request<any>({ type: 'list_sessions' });
+    const row = list.sessions.find((s: any) => s.id === sessionId);
+    expect(row.status).toBe('inactive');
+
+    const snap = await again.request<any>({ type: 'join_session', sessionId, afterSeq: maxSeqSeen });
+    expect(snap.lastSeq).toBeGreaterThanOrEqual(maxSeqSeen);
+    const next = await again.request<any>({ type: 'run_turn', sessionId, text: 'write again' });
+    const done = await again.waitFor('turn_complete', 20_000, true, (e: any) => e.turnId === next.turnId);
+    expect(next.seq).toBeGreaterThan(maxSeqSeen);
+    expect(done.seq).toBeGreaterThan(next.seq);
+
+    // The stored stream has unique, increasing seq across both owners.
+    const stored: any[] = [];
+    let afterSeq = 0;
+    for (;;) {
+      const page = await again.request<any>({ type: 'get_events', sessionId, afterSeq, limit: 500 });
+      stored.push(...page.events);
+      if (!page.hasMore) break;
+      afterSeq = page.events[page.events.length - 1].seq;
+    }
+    const seqs = stored.map((e) => e.seq);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1]);
+    expect(seqs).toContain(next.seq);
+  });
+
+  it('SIGTERM of the owner releases its leases at once, after its databases are closed', async () => {
+    const holderMember = await leaseHolder();
+    const owner = [b, c].find((g) => memberOf(g) === holderMember)!;
+    const other = owner === b ? c : b;
+    const onOther = await connect(other);
+    await onOther.request({ type: 'list_sessions' });
+    const stoppedAt = Date.now();
+    expect(await owner.stop('SIGTERM')).toBe(0);
+    expect(await leaseHolder()).toBeNull();
+    expect(Date.now() - stoppedAt).toBeLessThan(LEASE_TTL_MS * 10);
+    expect(owner.output.join('\n')).toContain('shutdown: release tenant leases done');
+    // Its forwarded client was told, and the next connection is served by the survivor.
+    expect((await onOther.closed).code).toBe(1001);
+    const fresh = await connect(other);
+    expect((await fresh.request<any>({ type: 'list_sessions' })).sessions.map((s: any) => s.id)).toContain(
+      sessionId,
+    );
+    expect(await leaseHolder()).toBe(memberOf(other));
+  });
+});
