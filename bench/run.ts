@@ -17,6 +17,7 @@ const BENCHMARKS: Record<string, string> = {
   P7: './benchmarks/p7-catch-up',
   P8: './benchmarks/p8-slow-consumer',
   P9: './benchmarks/p9-startup',
+  P10: './benchmarks/p10-redis-fanout',
 };
 
 async function main(): Promise<void> {

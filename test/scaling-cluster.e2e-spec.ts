@@ -255,3 +255,108 @@ describe('tenant ownership: gateways sharing DATA_DIR through Redis leases', () 
     expect(await leaseHolder()).toBe(memberOf(other));
   });
 });
+
+/**
+ * A former owner that was paused past its lease (SIGSTOP: a long GC pause, a frozen VM) must not write
+ * once another instance took the tenant over, and must hand its clients over when it runs again.
+ */
+describe('tenant ownership: a paused owner is fenced', () => {
+  let sim: SimProcess;
+  let redis: Redis;
+  const prefix = uniqueName('e2e_fence');
+  const gws: GatewayProcess[] = [];
+  const clients: DiminuendoClient[] = [];
+
+  beforeAll(async () => {
+    sim = await startPodiumSim();
+    redis = new Redis(TEST_REDIS_URL);
+    const dataDir = tempDataDir('dim-fence-');
+    for (const name of ['gw-p', 'gw-q']) {
+      gws.push(
+        await startGateway({
+          NODE_ENV: 'development',
+          DATA_DIR: dataDir,
+          PODIUM_URL: sim.url,
+          PODIUM_API_KEY: SIM_KEY,
+          PODIUM_RECONNECT_BASE_MS: '50',
+          PODIUM_RECONNECT_ATTEMPTS: '2',
+          REDIS_URL: TEST_REDIS_URL,
+          REDIS_KEY_PREFIX: prefix,
+          LEASE_TTL_MS: String(LEASE_TTL_MS),
+          DB_WRITE_BATCH_MS: '20',
+          INSTANCE_ID: name,
+        }),
+      );
+    }
+  });
+  afterAll(async () => {
+    for (const c of clients) c.socket.terminate();
+    for (const g of gws) {
+      g.proc.kill('SIGCONT');
+      await g.stop('SIGKILL');
+    }
+    await sim?.stop();
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('after SIGSTOP past the TTL the other instance takes over; on SIGCONT the old owner writes nothing and closes its clients', async () => {
+    const [p, q] = gws;
+    const onP = await DiminuendoClient.connect(p.url);
+    clients.push(onP);
+    const created = await onP.request<any>({ type: 'create_session', agentType: 'echo' });
+    const sessionId = created.session.id;
+    await onP.request({ type: 'join_session', sessionId });
+    const paced = await onP.request<any>({ type: 'run_turn', sessionId, text: 'pace:400:40:4' });
+    await onP.waitFor('text_delta', 10_000, true, (e: any) => e.turnId === paced.turnId);
+
+    p.proc.kill('SIGSTOP');
+    // A client of Q is first forwarded to the frozen owner, then told to reconnect once it is seen gone.
+    const first = await DiminuendoClient.connect(q.url);
+    clients.push(first);
+    expect((await first.closed).code).toBe(1012);
+    const onQ = await DiminuendoClient.connect(q.url);
+    clients.push(onQ);
+    const row = (await onQ.request<any>({ type: 'list_sessions' })).sessions.find(
+      (s: any) => s.id === sessionId,
+    );
+    expect(row.status).toBe('inactive');
+    const snap = await onQ.request<any>({ type: 'join_session', sessionId });
+    const next = await onQ.request<any>({ type: 'run_turn', sessionId, text: 'after takeover' });
+    await onQ.waitFor('turn_complete', 15_000, true, (e: any) => e.turnId === next.turnId);
+    expect(next.seq).toBeGreaterThan(snap.lastSeq);
+
+    p.proc.kill('SIGCONT');
+    // The old owner notices, closes its client with 1012, and its late writes are refused.
+    expect((await onP.closed).code).toBe(1012);
+    await eventually(
+      () => p.output.some((l) => l.includes('lost the lease of tenant dev')),
+      10_000,
+      'lease loss log',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+
+    const stored: any[] = [];
+    let afterSeq = 0;
+    for (;;) {
+      const page = await onQ.request<any>({ type: 'get_events', sessionId, afterSeq, limit: 1000 });
+      stored.push(...page.events);
+      if (!page.hasMore) break;
+      afterSeq = page.events[page.events.length - 1].seq;
+    }
+    const seqs = stored.map((e) => e.seq);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1]);
+    // The paced turn never ended in storage: the frozen owner's end-of-turn events were not written.
+    const endsOfPaced = stored.filter(
+      (e) => e.turnId === paced.turnId && ['turn_complete', 'turn_error', 'turn_stopped'].includes(e.type),
+    );
+    expect(endsOfPaced).toEqual([]);
+    expect(stored.some((e) => e.type === 'turn_complete' && e.turnId === next.turnId)).toBe(true);
+    const registry = (await onQ.request<any>({ type: 'list_sessions' })).sessions.find(
+      (s: any) => s.id === sessionId,
+    );
+    expect(['ready', 'inactive']).toContain(registry.status);
+  });
+});

@@ -117,18 +117,24 @@ async function waitDone(rec: Recorder, exclude: Set<number>, timeoutMs: number):
   );
 }
 
-/** N typed clients of the gateway joined to one echo session. */
+/**
+ * N typed clients of the gateway joined to one echo session. By default the first subscriber creates
+ * the session and starts the turns; with `session`, the subscribers join an existing session and its
+ * `driver` (a client not counted, possibly on another gateway instance) starts the turns.
+ */
 export async function gatewayFanout(
   gw: GatewayProcess,
   n: number,
   localAddress = '127.0.0.1',
+  session?: { id: string; driver: DiminuendoClient },
 ): Promise<Fanout & { clients: DiminuendoClient[]; sessionId: string }> {
   const clients = await pool(Array.from({ length: n }), 25, () =>
     DiminuendoClient.connect(gw.url, { localAddress }),
   );
-  const owner = clients[0];
-  const created = await owner.request<any>({ type: 'create_session', agentType: 'echo' });
-  const sessionId: string = created.session.id;
+  const owner = session?.driver ?? clients[0];
+  const sessionId: string =
+    session?.id ??
+    (await owner.request<any>({ type: 'create_session', agentType: 'echo' })).session.id;
   const rec = new Recorder(n);
   clients.forEach((c, i) => {
     c.maxLog = 0;

@@ -1,0 +1,58 @@
+import {
+  decode,
+  encode,
+  packDeliveries,
+  unpackDeliveries,
+  type Delivery,
+  type OutHeader,
+} from './cluster-protocol';
+
+describe('cluster bus messages', () => {
+  it('carries a raw body after the header line without escaping it', () => {
+    const body = '{"type":"run_turn","text":"line one\\nline two ✓ \\u2028"}';
+    const msg = encode({ k: 'msg', from: 'gw-b.1', c: 'conn-1' }, body);
+    expect(msg.split('\n')[0]).toBe('{"k":"msg","from":"gw-b.1","c":"conn-1"}');
+    expect(decode(msg)).toEqual({ header: { k: 'msg', from: 'gw-b.1', c: 'conn-1' }, body });
+    expect(decode(encode({ k: 'close', from: 'x', c: 'y' }))).toEqual({
+      header: { k: 'close', from: 'x', c: 'y' },
+      body: '',
+    });
+  });
+
+  it('packs one broadcast to many connections of an instance as one frame, in order with the rest', () => {
+    const shared = JSON.stringify({ type: 'text_delta', text: 'héllo\n', seq: 7 });
+    const queue: Delivery[] = [
+      { kind: 'frame', conn: 'a', frame: '{"type":"pong"}', ephemeral: false },
+      { kind: 'frame', conn: 'a', frame: shared, ephemeral: true },
+      { kind: 'frame', conn: 'b', frame: shared, ephemeral: true },
+      { kind: 'frame', conn: 'c', frame: shared, ephemeral: true },
+      { kind: 'close', conn: 'b', code: 1013, reason: 'slow consumer' },
+      { kind: 'frame', conn: 'c', frame: shared, ephemeral: false },
+    ];
+    const packed = packDeliveries(queue);
+    // The shared frame crosses once for the three connections, once more after the close.
+    expect(packed.split(shared).length - 1).toBe(2);
+    const { header, body } = decode(packed);
+    expect([...unpackDeliveries(header as OutHeader, body)]).toEqual([
+      { kind: 'frame', ids: ['a'], ephemeral: false, frame: '{"type":"pong"}' },
+      { kind: 'frame', ids: ['a', 'b', 'c'], ephemeral: true, frame: shared },
+      { kind: 'close', conn: 'b', code: 1013, reason: 'slow consumer' },
+      { kind: 'frame', ids: ['c'], ephemeral: false, frame: shared },
+    ]);
+  });
+
+  it('round-trips frames whose text contains newlines, surrogate pairs and escapes', () => {
+    const frames = ['{"t":"a\\nb"}', JSON.stringify({ t: '😀 \u2028 "q"' }), '{}'];
+    const queue: Delivery[] = frames.map((frame, i) => ({
+      kind: 'frame',
+      conn: `c${i}`,
+      frame,
+      ephemeral: false,
+    }));
+    const { header, body } = decode(packDeliveries(queue));
+    const out = [...unpackDeliveries(header as OutHeader, body)].map((o) =>
+      o.kind === 'frame' ? o.frame : '',
+    );
+    expect(out).toEqual(frames);
+  });
+});

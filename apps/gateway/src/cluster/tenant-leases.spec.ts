@@ -1,0 +1,111 @@
+import Redis from 'ioredis';
+import { ClusterBus } from './cluster-bus';
+import type { ClusterConfig } from './cluster.config';
+import { TenantLeases } from './tenant-leases';
+
+const REDIS_URL = process.env.TEST_REDIS_URL || 'redis://127.0.0.1:6379';
+const TTL = 1000;
+
+/** Real Redis; each "instance" is a ClusterBus + TenantLeases pair, as in one gateway process. */
+describe('TenantLeases (real Redis)', () => {
+  const prefix = `unit_leases_${process.pid}_${Date.now()}`;
+  const made: { bus: ClusterBus; leases: TenantLeases }[] = [];
+  let redis: Redis;
+
+  const config = (instanceId: string): ClusterConfig => ({
+    leases: true,
+    ownership: 'lease',
+    redisUrl: REDIS_URL,
+    keyPrefix: prefix,
+    instanceId,
+    leaseTtlMs: TTL,
+    renewMs: Math.floor(TTL / 3),
+    idleReleaseMs: 0,
+  });
+  async function instance(name: string, renew = true) {
+    const cfg = config(name);
+    const bus = new ClusterBus(cfg);
+    await bus.connect();
+    const leases = new TenantLeases(cfg, bus);
+    if (renew) leases.onModuleInit();
+    made.push({ bus, leases });
+    return { bus, leases };
+  }
+
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    for (const m of made) {
+      m.leases.onModuleDestroy();
+      await m.bus.onApplicationShutdown();
+    }
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('one instance wins a free lease; the other is told who owns it', async () => {
+    const a = await instance('a');
+    const b = await instance('b');
+    const acquired: string[] = [];
+    a.leases.onAcquired(async (t) => void acquired.push(t));
+    expect(await a.leases.resolve('t1')).toEqual({ self: true });
+    expect(await b.leases.resolve('t1')).toEqual({ self: false, owner: a.bus.member });
+    expect(acquired).toEqual(['t1']);
+    expect(a.leases.tokenFor('t1')).toBeGreaterThan(0);
+    expect(b.leases.tokenFor('t1')).toBe(0);
+    // Renewal keeps it beyond the TTL.
+    await new Promise((r) => setTimeout(r, TTL * 1.6));
+    expect(a.leases.holds('t1')).toBe(true);
+    expect(await b.leases.resolve('t1')).toEqual({ self: false, owner: a.bus.member });
+  });
+
+  it('concurrent resolves on several instances elect exactly one owner', async () => {
+    const all = await Promise.all(['c1', 'c2', 'c3'].map((n) => instance(n)));
+    const routes = await Promise.all(all.map((i) => i.leases.resolve('t2')));
+    const owners = routes.filter((r) => r.self);
+    expect(owners).toHaveLength(1);
+    const winner = all[routes.findIndex((r) => r.self)].bus.member;
+    for (const r of routes) if (!r.self) expect(r.owner).toBe(winner);
+  });
+
+  it('a paused owner loses the lease after the TTL; the taker gets a newer fencing token', async () => {
+    const paused = await instance('paused', false); // never renews: a stopped process
+    const taker = await instance('taker');
+    const lost: string[] = [];
+    paused.leases.onLost(async (t) => void lost.push(t));
+    await redis.set(`${prefix}:member:${paused.bus.member}`, '1', 'PX', TTL); // its presence, not renewed
+    expect(await paused.leases.resolve('t3')).toEqual({ self: true });
+    const oldToken = paused.leases.tokenFor('t3');
+    // While its presence key lives it still counts as the owner…
+    expect(await taker.leases.resolve('t3')).toEqual({ self: false, owner: paused.bus.member });
+    // …once that expired, the lease is waited out and taken.
+    await new Promise((r) => setTimeout(r, TTL + 50));
+    expect(await taker.leases.resolve('t3')).toEqual({ self: true });
+    expect(taker.leases.tokenFor('t3')).toBeGreaterThan(oldToken);
+    // Locally the paused owner already stopped considering itself the owner (no writes after validUntil)…
+    expect(paused.leases.holds('t3')).toBe(false);
+    expect(paused.leases.tokenFor('t3')).toBe(0);
+    // …and when it runs again its renewal finds the lease taken.
+    paused.leases.onModuleInit();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(lost).toEqual(['t3']);
+  });
+
+  it('release hands the lease over at once; a release by a non-holder changes nothing', async () => {
+    const a = await instance('r-a');
+    const b = await instance('r-b');
+    await a.leases.resolve('t4');
+    await b.leases.release('t4');
+    expect(await b.leases.resolve('t4')).toEqual({ self: false, owner: a.bus.member });
+    await a.leases.release('t4');
+    expect(await b.leases.resolve('t4')).toEqual({ self: true });
+  });
+
+  it('answers which members are gone', async () => {
+    const a = await instance('alive');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await a.leases.deadAmong([a.bus.member, 'nobody.000000'])).toEqual(['nobody.000000']);
+  });
+});
