@@ -183,6 +183,36 @@ describe('tenant ownership: gateways sharing DATA_DIR through Redis leases', () 
     expect((await onB.request<any>({ type: 'list_sessions' })).type).toBe('session_list');
   });
 
+  it('the admin API answers on every instance: requests for a tenant owned elsewhere are served by the owner', async () => {
+    const post = (gw: GatewayProcess, path: string, body: unknown) =>
+      fetch(`${gw.url}/api/v1/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const added = await post(b, 'members', { userId: 'added-via-b', role: 'viewer' });
+    expect(added.status).toBe(201);
+    expect(added.headers.get('x-diminuendo-served-by')).toBe(memberOf(a));
+    expect(((await added.json()) as any).member).toMatchObject({ userId: 'added-via-b', role: 'viewer' });
+    const members = (await (await fetch(`${a.url}/api/v1/members`)).json()) as any;
+    expect(members.members.map((m: any) => m.userId)).toContain('added-via-b');
+
+    const created = await post(b, 'api-keys', { role: 'member', label: 'via b' });
+    expect(created.status).toBe(201);
+    const key = (await created.json()) as any;
+    const revoked = await fetch(`${b.url}/api/v1/api-keys/${key.id}`, { method: 'DELETE' });
+    expect(revoked.status).toBe(204);
+    const onA = (await (await fetch(`${a.url}/api/v1/api-keys`)).json()) as any;
+    expect(onA.keys.find((k: any) => k.id === key.id).revokedAt).toEqual(expect.any(Number));
+    // Validation errors come back from the owner unchanged.
+    const bad = await post(b, 'members', { userId: '', role: 'emperor' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).code).toBe('VALIDATION_FAILED');
+    // On the owner itself nothing is sent on.
+    const local = await fetch(`${a.url}/api/v1/me`);
+    expect(local.headers.get('x-diminuendo-served-by')).toBeNull();
+  });
+
   let maxSeqSeen = 0;
   let c: GatewayProcess;
 

@@ -10,6 +10,8 @@ import { configSummary } from './config/config-summary';
 import { assertValidConfig } from './config/load-config';
 import { ConnectionRegistry } from './connection/connection-registry';
 import { FramePipeline } from './connection/frame-pipeline';
+import { advertisedUrl } from './cluster/cluster.config';
+import { TenantLeases } from './cluster/tenant-leases';
 import { TenantRouter } from './cluster/tenant-router';
 import { GatewayWsAdapter } from './connection/gateway-ws.adapter';
 import { WsServerRef } from './connection/ws-server-ref';
@@ -103,6 +105,9 @@ async function bootstrap(): Promise<void> {
   app.get(LifecycleState).listening = true;
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : appConfig.port;
+  app
+    .get(TenantLeases)
+    .advertise(advertisedUrl(config.get('cluster', { infer: true }), appConfig.host, port));
   log.info(
     { port },
     `Gateway listening on ${appConfig.host}:${port}${appConfig.devMode ? ' (dev mode — auth bypassed)' : ''}`,

@@ -5,7 +5,7 @@ import type { DataSource } from 'typeorm';
 import { openSqlite } from './datasource-registry';
 import { REGISTRY_MIGRATIONS } from './registry/tenant-registry.service';
 import { REGISTRY_ENTITIES } from './registry/entities';
-import { FencedError, installFence, isFencedError } from './write-fence';
+import { FencedError, installFence, isFencedError, readFenceToken } from './write-fence';
 
 /**
  * Two handles on one real registry file stand for two gateway processes sharing DATA_DIR: the former
@@ -20,7 +20,10 @@ describe('installFence (storage-side lease fencing on a real SQLite file)', () =
     return ds;
   };
   const insertMember = (ds: DataSource, userId: string) =>
-    ds.query("INSERT INTO members (user_id, email, role, created_at, updated_at) VALUES (?, '', 'member', 0, 0)", [userId]);
+    ds.query(
+      "INSERT INTO members (user_id, email, role, created_at, updated_at) VALUES (?, '', 'member', 0, 0)",
+      [userId],
+    );
 
   beforeAll(() => (root = mkdtempSync(join(tmpdir(), 'fence-'))));
   afterAll(async () => {
@@ -69,12 +72,15 @@ describe('installFence (storage-side lease fencing on a real SQLite file)', () =
     await installFence(reader, 0, 'tenant b');
     await expect(insertMember(reader, 'x')).rejects.toThrow(/fenced/);
     await insertMember(newer, 'y');
+    expect(await readFenceToken(reader)).toBe(5);
   });
 
   it('leaves a never-claimed file writable (one instance, or before any lease)', async () => {
     const ds = await open(join(root, 'c', 'registry.db'));
     await installFence(ds, 0, 'tenant c');
     await insertMember(ds, 'z');
-    expect((await ds.query('SELECT token FROM ownership_fence')) as unknown).toEqual([{ token: 0 }]);
+    expect(await readFenceToken(ds)).toBe(0);
+    const bare = await open(join(root, 'd', 'registry.db'));
+    expect(await readFenceToken(bare)).toBe(0); // no fence table at all
   });
 });

@@ -57,6 +57,14 @@ export async function installFence(ds: DataSource, token: number, what: string):
   }
 }
 
+/** The newest token that claimed the database (0 when never claimed). */
+export async function readFenceToken(ds: DataSource): Promise<number> {
+  const rows = (await ds.query(`SELECT token FROM main.${FENCE_TABLE} WHERE id = 1`).catch(() => [])) as {
+    token: number;
+  }[];
+  return rows[0]?.token ?? 0;
+}
+
 /** True for the error a fenced write fails with (ours, or SQLite's trigger abort). */
 export function isFencedError(err: unknown): boolean {
   return err instanceof FencedError || (err instanceof Error && err.message.includes('fenced:'));

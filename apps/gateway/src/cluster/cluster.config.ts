@@ -1,7 +1,7 @@
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { registerAs } from '@nestjs/config';
-import { IsIn, IsInt, IsOptional, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsUrl, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { ConfigValidationError, validateEnv } from '@app/common';
 
 const OWNERSHIP = ['lease', 'local'] as const;
@@ -25,6 +25,13 @@ export class ClusterEnv {
   @IsInt()
   @Min(0)
   LEASE_IDLE_RELEASE_MS: number = 300_000;
+  /**
+   * How other instances reach this one over HTTP (admin requests for tenants it owns). Default:
+   * http://<HOST, or the first non-internal IPv4 when HOST is a wildcard>:<listening port>.
+   */
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  ADVERTISE_URL?: string;
   @ValidateIf((o: ClusterEnv) => o.INSTANCE_ID !== undefined)
   @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'INSTANCE_ID: 1-64 of A-Z a-z 0-9 _ . -' })
   INSTANCE_ID?: string;
@@ -41,6 +48,8 @@ export interface ClusterConfig {
   /** Renewal period: a third of the TTL, so two renewals may fail before the lease is lost. */
   renewMs: number;
   idleReleaseMs: number;
+  /** '' = derived from the listening address at start. */
+  advertiseUrl: string;
 }
 
 export function buildClusterConfig(env: NodeJS.ProcessEnv): ClusterConfig {
@@ -63,7 +72,21 @@ export function buildClusterConfig(env: NodeJS.ProcessEnv): ClusterConfig {
     leaseTtlMs: v.LEASE_TTL_MS,
     renewMs: Math.max(300, Math.floor(v.LEASE_TTL_MS / 3)),
     idleReleaseMs: v.LEASE_IDLE_RELEASE_MS,
+    advertiseUrl: (v.ADVERTISE_URL ?? '').replace(/\/+$/, ''),
   };
+}
+
+/** The URL other instances use to reach this one (ADVERTISE_URL, else derived from the listener). */
+export function advertisedUrl(config: ClusterConfig, host: string, port: number): string {
+  if (config.advertiseUrl) return config.advertiseUrl;
+  let address = host;
+  if (host === '0.0.0.0' || host === '::' || host === '') {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal);
+    address = external?.address ?? '127.0.0.1';
+  }
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
 export const clusterConfig = registerAs('cluster', () => buildClusterConfig(process.env));

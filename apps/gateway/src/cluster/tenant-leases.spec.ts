@@ -21,6 +21,7 @@ describe('TenantLeases (real Redis)', () => {
     leaseTtlMs: TTL,
     renewMs: Math.floor(TTL / 3),
     idleReleaseMs: 0,
+    advertiseUrl: '',
   });
   async function instance(name: string, renew = true) {
     const cfg = config(name);
@@ -101,6 +102,18 @@ describe('TenantLeases (real Redis)', () => {
     expect(await b.leases.resolve('t4')).toEqual({ self: false, owner: a.bus.member });
     await a.leases.release('t4');
     expect(await b.leases.resolve('t4')).toEqual({ self: true });
+  });
+
+  it('stamps a new lease above the token the files have seen, even after Redis lost its counters', async () => {
+    const a = await instance('floor');
+    a.leases.useFenceFloor(async () => 41);
+    await redis.del(`${prefix}:lease:fence:t5`);
+    await a.leases.resolve('t5');
+    expect(a.leases.tokenFor('t5')).toBe(42);
+    await a.leases.release('t5');
+    a.leases.useFenceFloor(async () => 0);
+    await a.leases.resolve('t5');
+    expect(a.leases.tokenFor('t5')).toBe(43);
   });
 
   it('answers which members are gone', async () => {

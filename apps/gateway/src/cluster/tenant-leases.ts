@@ -16,10 +16,18 @@ interface Held {
   validUntil: number;
 }
 
-/** SET NX the lease; on success stamp it with a new fencing token. Answers the token, or the holder. */
+/**
+ * SET NX the lease; on success stamp it with a new fencing token, above ARGV[3] (the newest token the
+ * tenant's files have seen: a Redis that lost its keys still never hands out an older one). Answers the
+ * token, or the holder.
+ */
 const ACQUIRE = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local token = redis.call('INCR', KEYS[2])
+  if token <= tonumber(ARGV[3]) then
+    token = tonumber(ARGV[3]) + 1
+    redis.call('SET', KEYS[2], token)
+  end
   redis.call('SET', KEYS[1], ARGV[1] .. ':' .. token, 'PX', ARGV[2])
   return token
 end
@@ -46,8 +54,11 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnModuleDestroy {
   private readonly acquiredListeners: ((tenantId: string) => Promise<void>)[] = [];
   private readonly lostListeners: ((tenantId: string) => Promise<void>)[] = [];
   private sessionTenant: (sessionId: string) => string | undefined = () => undefined;
+  private fenceFloor: (tenantId: string) => Promise<number> = () => Promise.resolve(0);
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  /** This instance's HTTP base URL, published with its presence (admin requests are sent on to it). */
+  private address = '1';
 
   constructor(
     @Inject(CLUSTER_CONFIG) private readonly config: ClusterConfig,
@@ -82,6 +93,11 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnModuleDestroy {
   /** Runs when a held lease turns out to be gone (expired, or taken by another instance). */
   onLost(listener: (tenantId: string) => Promise<void>): void {
     this.lostListeners.push(listener);
+  }
+
+  /** The newest fencing token the tenant's data has already seen (read before each acquisition). */
+  useFenceFloor(fn: (tenantId: string) => Promise<number>): void {
+    this.fenceFloor = fn;
   }
 
   /** How to find the tenant of a live session (for `maySessionWrite`). */
@@ -127,6 +143,18 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnModuleDestroy {
     if (this.holds(tenantId)) return true;
     const route = await this.tryOnce(tenantId);
     return route !== null && route.self;
+  }
+
+  /** Publishes the HTTP base URL other instances send this tenant owner's admin requests to. */
+  advertise(url: string): void {
+    this.address = url;
+    if (this.enabled && this.timer) void this.renew();
+  }
+
+  /** The advertised HTTP base URL of a live member, or null. */
+  async addressOf(member: string): Promise<string | null> {
+    const v = await this.bus.commands!.get(this.bus.key('member', member));
+    return v && v !== '1' ? v : null;
   }
 
   /** True while the member's process renews its presence key. */
@@ -185,6 +213,7 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnModuleDestroy {
   /** One attempt: ours, a live owner's, or null when the holder is dead and the lease not yet expired. */
   private async tryOnce(tenantId: string): Promise<TenantRoute | null> {
     if (this.stopped) throw new Error('shutting down');
+    const floor = await this.fenceFloor(tenantId);
     const started = Date.now();
     const result = (await this.bus.commands!.eval(
       ACQUIRE,
@@ -193,6 +222,7 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnModuleDestroy {
       this.bus.key('lease', 'fence', tenantId),
       this.member,
       String(this.config.leaseTtlMs),
+      String(floor),
     )) as number | string | null;
     if (typeof result === 'number') {
       this.held.set(tenantId, {
@@ -225,7 +255,7 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnModuleDestroy {
     const started = Date.now();
     const tenants = this.heldTenants();
     const pipeline = this.bus.commands!.pipeline();
-    pipeline.set(this.bus.key('member', this.member), '1', 'PX', this.config.leaseTtlMs);
+    pipeline.set(this.bus.key('member', this.member), this.address, 'PX', this.config.leaseTtlMs);
     for (const t of tenants) {
       pipeline.eval(RENEW, 1, this.leaseKey(t), this.held.get(t)!.value, String(this.config.leaseTtlMs));
     }

@@ -45,6 +45,7 @@ export class TenantOwnership implements OnModuleInit, OnApplicationBootstrap, On
     this.registry.useFence(this.leases);
     this.store.useFence(this.leases);
     this.leases.resolveSessionTenant((id) => this.runtime.get(id)?.tenantId);
+    this.leases.useFenceFloor((t) => this.registry.fenceToken(t as TenantId));
     this.leases.onAcquired(async (t) => {
       await this.registry.closeTenant(t as TenantId);
       const reset = await this.runtime.recoverTenant(t as TenantId);

@@ -1,10 +1,11 @@
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { isSafeId, type SessionId, type TenantId } from '@app/common';
 import { DataPaths } from '../data-paths';
 import { DataSourceRegistry, openSqlite } from '../datasource-registry';
-import { installFence, type WriteFence } from '../write-fence';
+import { installFence, readFenceToken, type WriteFence } from '../write-fence';
 import { RegistryInitial1764000000001 } from '../migrations/registry-1-initial';
 import { RegistryCreditsApiKeys1764000000002 } from '../migrations/registry-2-credits-api-keys';
 import { PERSISTENCE_OPTIONS } from '../persistence.module-definition';
@@ -46,6 +47,15 @@ export class TenantRegistry implements OnApplicationShutdown {
    */
   useFence(fence: WriteFence): void {
     this.fence = fence;
+  }
+
+  /**
+   * The newest lease token that claimed the tenant's registry (0 when none, or no registry yet): a new
+   * lease must be stamped above it even if Redis lost its counters.
+   */
+  async fenceToken(tenantId: TenantId): Promise<number> {
+    if (!existsSync(this.paths.registryFile(tenantId))) return 0;
+    return this.read(tenantId, (ds) => readFenceToken(ds));
   }
 
   /** Closes the tenant's handle (its lease changed hands: the next use reopens with the new token). */
