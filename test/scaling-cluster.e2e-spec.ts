@@ -1,7 +1,12 @@
 import Redis from 'ioredis';
 import { DiminuendoClient } from '@app/client';
 import type { SessionEvent } from '@app/protocol';
-import { startGateway, tempDataDir, type GatewayProcess } from './support/gateway-process';
+import {
+  runGatewayExpectingExit,
+  startGateway,
+  tempDataDir,
+  type GatewayProcess,
+} from './support/gateway-process';
 import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
 import { TEST_REDIS_URL, uniqueName } from './support/services';
 
@@ -169,8 +174,11 @@ describe('tenant ownership: gateways sharing DATA_DIR through Redis leases', () 
     const figures = async (gw: GatewayProcess) => (await (await fetch(`${gw.url}/health`)).json()) as any;
     expect((await figures(a)).activeSessions).toBe(1);
     expect((await figures(b)).activeSessions).toBe(0);
-    expect((await figures(a)).cluster).toEqual({ member: memberOf(a), ownedTenants: 1 });
-    expect((await figures(b)).cluster).toEqual({ member: memberOf(b), ownedTenants: 0 });
+    const [fa, fb] = [(await figures(a)).cluster, (await figures(b)).cluster];
+    expect(fa).toMatchObject({ member: memberOf(a), ownedTenants: 1, forwardedClients: 0 });
+    expect(fb).toMatchObject({ member: memberOf(b), ownedTenants: 0, hostedClients: 0 });
+    expect(fb.forwardedClients).toBeGreaterThanOrEqual(2);
+    expect(fa.hostedClients).toBe(fb.forwardedClients);
   });
 
   it('bad input from a forwarded client gets the protocol error and the connection survives', async () => {
@@ -388,5 +396,26 @@ describe('tenant ownership: a paused owner is fenced', () => {
       (s: any) => s.id === sessionId,
     );
     expect(['ready', 'inactive']).toContain(registry.status);
+  });
+});
+
+describe('tenant ownership: configuration', () => {
+  it('refuses to start in lease mode when Redis cannot be reached, naming the setting', async () => {
+    const { code, output } = await runGatewayExpectingExit({
+      NODE_ENV: 'development',
+      REDIS_URL: 'redis://127.0.0.1:9',
+      TENANT_OWNERSHIP: 'lease',
+    });
+    expect(code).not.toBe(0);
+    expect(output).toContain('TENANT_OWNERSHIP=lease needs Redis at redis://127.0.0.1:9');
+  });
+
+  it('refuses TENANT_OWNERSHIP=lease without REDIS_URL, and a bad LEASE_TTL_MS', async () => {
+    const lease = await runGatewayExpectingExit({ NODE_ENV: 'development', TENANT_OWNERSHIP: 'lease' });
+    expect(lease.code).not.toBe(0);
+    expect(lease.output).toContain('TENANT_OWNERSHIP: "lease" needs REDIS_URL');
+    const ttl = await runGatewayExpectingExit({ NODE_ENV: 'development', LEASE_TTL_MS: '10' });
+    expect(ttl.code).not.toBe(0);
+    expect(ttl.output).toContain('LEASE_TTL_MS');
   });
 });

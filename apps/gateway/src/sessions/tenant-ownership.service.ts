@@ -11,8 +11,10 @@ import { SessionStore, TenantRegistry } from '@app/persistence';
 import { CloseCode } from '@app/protocol';
 import type { ClusterConfig } from '../cluster/cluster.config';
 import { CLUSTER_CONFIG } from '../cluster/cluster.tokens';
+import { Forwarder } from '../cluster/forwarder.service';
 import { TenantLeases } from '../cluster/tenant-leases';
 import { ConnectionRegistry } from '../connection/connection-registry';
+import { RemoteHost } from '../connection/remote-host.service';
 import { HealthComponents } from '../health/health-components';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { SessionRuntime } from './session-runtime.service';
@@ -38,6 +40,8 @@ export class TenantOwnership implements OnModuleInit, OnApplicationBootstrap, On
     private readonly connections: ConnectionRegistry,
     private readonly lifecycle: LifecycleService,
     private readonly health: HealthComponents,
+    private readonly forwarder: Forwarder,
+    private readonly remotes: RemoteHost,
   ) {}
 
   onModuleInit(): void {
@@ -58,7 +62,14 @@ export class TenantOwnership implements OnModuleInit, OnApplicationBootstrap, On
       this.logger.warn(`tenant ${t}: ${dropped} live session(s) dropped after losing its lease`);
     });
     this.health.addFigures(() => ({
-      cluster: { member: this.leases.member, ownedTenants: this.leases.heldTenants().length },
+      cluster: {
+        member: this.leases.member,
+        ownedTenants: this.leases.heldTenants().length,
+        /** Clients connected here whose tenant is owned by another instance. */
+        forwardedClients: this.forwarder.count,
+        /** Clients of other instances hosted here (they are also in `connections`). */
+        hostedClients: this.remotes.count,
+      },
     }));
   }
 
