@@ -7,6 +7,7 @@ import {
   tempDataDir,
   type GatewayProcess,
 } from './support/gateway-process';
+import { JwksServer } from './support/jwks-server';
 import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
 import { TEST_REDIS_URL, uniqueName } from './support/services';
 
@@ -417,5 +418,111 @@ describe('tenant ownership: configuration', () => {
     const ttl = await runGatewayExpectingExit({ NODE_ENV: 'development', LEASE_TTL_MS: '10' });
     expect(ttl.code).not.toBe(0);
     expect(ttl.output).toContain('LEASE_TTL_MS');
+  });
+});
+
+/**
+ * Production auth across instances: each tenant is owned by one instance, forwarded clients keep their
+ * tenant and role, and nothing crosses between tenants.
+ */
+describe('tenant ownership: tenants, roles and limits across instances (production auth)', () => {
+  const ROLES_CLAIM = 'https://diminuendo.dev/roles';
+  let jwks: JwksServer;
+  let sim: SimProcess;
+  let redis: Redis;
+  const prefix = uniqueName('e2e_tenants');
+  const gws: GatewayProcess[] = [];
+  const clients: DiminuendoClient[] = [];
+  const token = (sub: string, tenant: string, roles?: string[]) =>
+    jwks.sign({ sub, tenant_id: tenant, ...(roles ? { [ROLES_CLAIM]: roles } : {}) });
+  const connect = async (gw: GatewayProcess, t: string) => {
+    const c = await DiminuendoClient.connect(gw.url, { token: t });
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    jwks = await new JwksServer().start();
+    sim = await startPodiumSim();
+    redis = new Redis(TEST_REDIS_URL);
+    const dataDir = tempDataDir('dim-tenants-');
+    for (const name of ['gw-x', 'gw-y']) {
+      gws.push(
+        await startGateway({
+          NODE_ENV: 'production',
+          AUTH_URL: jwks.url,
+          AUTH_AUDIENCE: 'diminuendo-api',
+          AUTH_ROLES_CLAIM: ROLES_CLAIM,
+          DATA_DIR: dataDir,
+          PODIUM_URL: sim.url,
+          PODIUM_API_KEY: SIM_KEY,
+          REDIS_URL: TEST_REDIS_URL,
+          REDIS_KEY_PREFIX: prefix,
+          LEASE_TTL_MS: String(LEASE_TTL_MS),
+          WS_RATE_LIMIT_MAX: '20',
+          WS_RATE_LIMIT_WINDOW_MS: '60000',
+          INSTANCE_ID: name,
+        }),
+      );
+    }
+  });
+  afterAll(async () => {
+    for (const c of clients) c.socket.terminate();
+    await Promise.all(gws.map((g) => g.stop('SIGKILL')));
+    await sim?.stop();
+    await jwks?.stop();
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('each tenant lives on one owner; forwarded clients see only their tenant, with their role', async () => {
+    const [x, y] = gws;
+    // acme is first served by X, globex by Y: each instance owns one tenant and forwards the other.
+    const acmeOnX = await connect(x, token('alice', 'acme'));
+    const globexOnY = await connect(y, token('gina', 'globex'));
+    const acmeOnY = await connect(y, token('alice', 'acme'));
+    const globexOnX = await connect(x, token('gina', 'globex'));
+    expect(await redis.get(`${prefix}:lease:tenant:acme`)).toMatch(/^gw-x\./);
+    expect(await redis.get(`${prefix}:lease:tenant:globex`)).toMatch(/^gw-y\./);
+
+    const acmeSession = (await acmeOnY.request<any>({ type: 'create_session', agentType: 'echo' })).session;
+    const globexSession = (await globexOnX.request<any>({ type: 'create_session', agentType: 'echo' }))
+      .session;
+    // Tenant events reach the tenant's clients on both instances, and only them.
+    await acmeOnX.waitFor('session_created', 5000, true, (e: any) => e.session.id === acmeSession.id);
+    await globexOnY.waitFor('session_created', 5000, true, (e: any) => e.session.id === globexSession.id);
+    const ids = async (c: DiminuendoClient) =>
+      (await c.request<any>({ type: 'list_sessions' })).sessions.map((s: any) => s.id);
+    expect(await ids(acmeOnX)).toEqual(await ids(acmeOnY));
+    expect(await ids(acmeOnY)).not.toContain(globexSession.id);
+    expect(await ids(globexOnX)).not.toContain(acmeSession.id);
+    expect(acmeOnX.log.some((e: any) => e.session?.id === globexSession.id)).toBe(false);
+    // Another tenant's session id is not found, whichever instance the client is on.
+    for (const c of [acmeOnX, acmeOnY]) {
+      await expect(c.request({ type: 'join_session', sessionId: globexSession.id })).rejects.toMatchObject({
+        code: 'SESSION_NOT_FOUND',
+      });
+    }
+
+    // A viewer forwarded to the owner is refused by the owner's permission guard.
+    const viewer = await connect(y, token('val', 'acme', ['viewer']));
+    await expect(viewer.request({ type: 'create_session', agentType: 'echo' })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    expect((await viewer.request<any>({ type: 'list_sessions' })).type).toBe('session_list');
+  });
+
+  it('counts the message rate limit of a forwarded client where it is connected', async () => {
+    const [, y] = gws;
+    const c = await connect(y, token('rita', 'acme'));
+    // 20 per window, the authenticate message included: 19 answers…
+    for (let i = 0; i < 19; i++)
+      expect((await c.request<any>({ type: 'list_sessions' })).type).toBe('session_list');
+    // …then RATE_LIMITED, from the client's own instance (the frame is refused before it is parsed).
+    const limited = c.waitFor('error', 5000);
+    c.send({ type: 'list_sessions' });
+    expect(await limited).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) });
+    expect(c.socket.readyState).toBe(1);
   });
 });
