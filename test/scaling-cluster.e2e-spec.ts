@@ -526,3 +526,65 @@ describe('tenant ownership: tenants, roles and limits across instances (producti
     expect(c.socket.readyState).toBe(1);
   });
 });
+
+describe('tenant ownership: a killed owner with no client anywhere', () => {
+  let sim: SimProcess;
+  let redis: Redis;
+  const prefix = uniqueName('e2e_sweep');
+  const gws: GatewayProcess[] = [];
+
+  beforeAll(async () => {
+    sim = await startPodiumSim();
+    redis = new Redis(TEST_REDIS_URL);
+    const dataDir = tempDataDir('dim-sweep-');
+    for (const name of ['gw-s1', 'gw-s2']) {
+      gws.push(
+        await startGateway({
+          NODE_ENV: 'development',
+          DATA_DIR: dataDir,
+          PODIUM_URL: sim.url,
+          PODIUM_API_KEY: SIM_KEY,
+          REDIS_URL: TEST_REDIS_URL,
+          REDIS_KEY_PREFIX: prefix,
+          LEASE_TTL_MS: String(LEASE_TTL_MS),
+          INSTANCE_ID: name,
+        }),
+      );
+    }
+  });
+  afterAll(async () => {
+    await Promise.all(gws.map((g) => g.stop('SIGKILL')));
+    await sim?.stop();
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('is swept: a survivor takes its tenants over and recovers their stale sessions without being asked', async () => {
+    const [s1, s2] = gws;
+    const c = await DiminuendoClient.connect(s1.url);
+    const { session } = await c.request<any>({ type: 'create_session', agentType: 'echo' });
+    await c.request({ type: 'join_session', sessionId: session.id });
+    await c.close();
+    const lease = `${prefix}:lease:tenant:dev`;
+    expect(await redis.get(lease)).toMatch(/^gw-s1\./);
+
+    await s1.stop('SIGKILL');
+    await eventually(
+      async () => /^gw-s2\./.test((await redis.get(lease)) ?? ''),
+      5 * LEASE_TTL_MS,
+      'takeover',
+    );
+    await eventually(
+      () => s2.output.some((l) => l.includes('took over tenant dev from gw-s1.')),
+      5000,
+      'log',
+    );
+    const after = await DiminuendoClient.connect(s2.url);
+    const row = (await after.request<any>({ type: 'list_sessions' })).sessions.find(
+      (s: any) => s.id === session.id,
+    );
+    expect(row.status).toBe('inactive');
+    after.socket.terminate();
+  });
+});

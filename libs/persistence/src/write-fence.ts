@@ -7,8 +7,11 @@ import type { DataSource } from 'typeorm';
 export interface WriteFence {
   /** The fencing token of the lease this instance holds on the tenant, or 0 when it holds none. */
   tokenFor(tenantId: string): number;
-  /** False once this instance may no longer write the session's database (its tenant's lease is lost). */
-  maySessionWrite(sessionId: string): boolean;
+  /**
+   * The token to write a session's database with: undefined when the session is not fenced, 0 when this
+   * instance may no longer write it (its tenant's lease is gone).
+   */
+  sessionWriteToken(sessionId: string): Promise<number | undefined>;
 }
 
 export class FencedError extends Error {

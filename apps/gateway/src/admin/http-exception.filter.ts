@@ -1,4 +1,5 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { isFencedError } from '@app/persistence';
 import type { Response } from 'express';
 import { InvalidAmountError } from '@app/billing';
 import { DomainError, type ErrorCode } from '@app/protocol';
@@ -83,6 +84,12 @@ export class HttpErrorFilter implements ExceptionFilter {
       const details =
         obj.details ?? (code === 'VALIDATION_FAILED' ? [{ field: 'body', messages: [message] }] : undefined);
       res.status(statusCode).json({ statusCode, code, message, ...(details ? { details } : {}) });
+      return;
+    }
+    if (isFencedError(exception)) {
+      // Lease mode: the tenant moved to another instance while this request was being served.
+      res.setHeader('retry-after', '1');
+      res.status(503).json({ statusCode: 503, code: 'TENANT_UNAVAILABLE', message: 'Tenant moved; retry' });
       return;
     }
     this.logger.error(exception);

@@ -126,7 +126,7 @@ export class ClusterBus implements OnApplicationShutdown {
   /** Sends every queued batch. */
   flush(): void {
     this.flushScheduled = false;
-    for (const [member, queue] of this.outbox) this.publish(member, packDeliveries(queue));
+    for (const [member, queue] of this.outbox) this.publish(member, packDeliveries(this.member, queue));
     this.outbox.clear();
   }
 

@@ -29,9 +29,10 @@ describe('cluster bus messages', () => {
       { kind: 'close', conn: 'b', code: 1013, reason: 'slow consumer' },
       { kind: 'frame', conn: 'c', frame: shared, ephemeral: false },
     ];
-    const packed = packDeliveries(queue);
+    const packed = packDeliveries('gw-a.1', queue);
     // The shared frame crosses once for the three connections, once more after the close.
     expect(packed.split(shared).length - 1).toBe(2);
+    expect((decode(packed).header as OutHeader).lists).toEqual([['a'], ['a', 'b', 'c'], ['c']]);
     const { header, body } = decode(packed);
     expect([...unpackDeliveries(header as OutHeader, body)]).toEqual([
       { kind: 'frame', ids: ['a'], ephemeral: false, frame: '{"type":"pong"}' },
@@ -39,6 +40,27 @@ describe('cluster bus messages', () => {
       { kind: 'close', conn: 'b', code: 1013, reason: 'slow consumer' },
       { kind: 'frame', ids: ['c'], ephemeral: false, frame: shared },
     ]);
+  });
+
+  it('lists a stream to the same viewers once per batch, however many frames it carries', () => {
+    const viewers = Array.from(
+      { length: 100 },
+      (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    );
+    const queue: Delivery[] = [];
+    for (let n = 0; n < 1000; n++) {
+      const frame = JSON.stringify({ type: 'text_delta', seq: n, text: 'x'.repeat(100) });
+      for (const conn of viewers) queue.push({ kind: 'frame', conn, frame, ephemeral: true });
+    }
+    const packed = packDeliveries('gw-a.1', queue);
+    const { header, body } = decode(packed);
+    expect((header as OutHeader).lists).toHaveLength(1);
+    // Frames dominate the message: the 100 ids (~3.9 KB) appear once, not once per frame (which would
+    // add ~3.9 MB); each frame costs a short op in the header.
+    expect(packed.length - body.length).toBeLessThan(5_000 + 20 * 1000);
+    const out = [...unpackDeliveries(header as OutHeader, body)];
+    expect(out).toHaveLength(1000);
+    expect(out.every((o) => o.kind === 'frame' && o.ids.length === 100)).toBe(true);
   });
 
   it('round-trips frames whose text contains newlines, surrogate pairs and escapes', () => {
@@ -49,7 +71,7 @@ describe('cluster bus messages', () => {
       frame,
       ephemeral: false,
     }));
-    const { header, body } = decode(packDeliveries(queue));
+    const { header, body } = decode(packDeliveries('gw-a.1', queue));
     const out = [...unpackDeliveries(header as OutHeader, body)].map((o) =>
       o.kind === 'frame' ? o.frame : '',
     );

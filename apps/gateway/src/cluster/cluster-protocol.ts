@@ -23,11 +23,18 @@ export type InboundHeader =
   | { k: 'ident'; from: string; c: string; id: AuthIdentity }
   | { k: 'close'; from: string; c: string };
 
-/** `f`: frame of `len` chars to connections `ids`; `e` = 1 when skippable for slow consumers. */
-export type OutOp = ['f', string[], 0 | 1, number] | ['x', string, number, string];
+/**
+ * `f`: a frame of `len` chars to the connections of id list `list` (an index into `lists`); `e` = 1
+ * when skippable for slow consumers. `x`: close one connection.
+ */
+export type OutOp = ['f', number, 0 | 1, number] | ['x', string, number, string];
 
 export interface OutHeader {
   k: 'out';
+  /** The owner that sent the batch (a client re-routed to another owner ignores the old one's ops). */
+  from: string;
+  /** Distinct recipient lists of the batch: a stream to the same viewers lists them once. */
+  lists: string[][];
   ops: OutOp[];
 }
 
@@ -53,10 +60,10 @@ export type Delivery =
  * the instance as N consecutive deliveries of the same string: they become one `f` op, so the frame
  * crosses Redis once per instance whatever N is.
  */
-export function packDeliveries(queue: Delivery[]): string {
-  const ops: OutOp[] = [];
-  const frames: string[] = [];
-  let last: { frame: string; ephemeral: boolean; ids: string[] } | undefined;
+export function packDeliveries(from: string, queue: Delivery[]): string {
+  const groups: { frame: string; ephemeral: boolean; ids: string[] }[] = [];
+  const order: ({ kind: 'f'; group: number } | { kind: 'x'; op: OutOp })[] = [];
+  let last: (typeof groups)[number] | undefined;
   for (const d of queue) {
     if (d.kind === 'frame') {
       if (last && last.frame === d.frame && last.ephemeral === d.ephemeral) {
@@ -64,14 +71,28 @@ export function packDeliveries(queue: Delivery[]): string {
         continue;
       }
       last = { frame: d.frame, ephemeral: d.ephemeral, ids: [d.conn] };
-      ops.push(['f', last.ids, d.ephemeral ? 1 : 0, d.frame.length]);
-      frames.push(d.frame);
+      order.push({ kind: 'f', group: groups.length });
+      groups.push(last);
     } else {
       last = undefined;
-      ops.push(['x', d.conn, d.code, d.reason]);
+      order.push({ kind: 'x', op: ['x', d.conn, d.code, d.reason] });
     }
   }
-  return encode({ k: 'out', ops }, frames.join(''));
+  const lists: string[][] = [];
+  const listIndex = new Map<string, number>();
+  const ops: OutOp[] = order.map((o) => {
+    if (o.kind === 'x') return o.op;
+    const g = groups[o.group];
+    const key = g.ids.join(' ');
+    let i = listIndex.get(key);
+    if (i === undefined) {
+      i = lists.length;
+      lists.push(g.ids);
+      listIndex.set(key, i);
+    }
+    return ['f', i, g.ephemeral ? 1 : 0, g.frame.length];
+  });
+  return encode({ k: 'out', from, lists, ops }, groups.map((g) => g.frame).join(''));
 }
 
 /** Walks an `out` message's operations with their frames. */
@@ -87,7 +108,7 @@ export function* unpackDeliveries(
     if (op[0] === 'f') {
       const frame = body.slice(offset, offset + op[3]);
       offset += op[3];
-      yield { kind: 'frame', ids: op[1], ephemeral: op[2] === 1, frame };
+      yield { kind: 'frame', ids: header.lists[op[1]] ?? [], ephemeral: op[2] === 1, frame };
     } else {
       yield { kind: 'close', conn: op[1], code: op[2], reason: op[3] };
     }

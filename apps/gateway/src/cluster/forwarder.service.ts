@@ -33,11 +33,15 @@ export class Forwarder extends TenantRouter implements OnModuleInit, OnModuleDes
   onModuleInit(): void {
     if (!this.bus.enabled) return;
     this.bus.on('out', (header, body) => {
+      const mine = (id: string) => {
+        const conn = this.forwarded.get(id);
+        return conn?.forward?.owner === header.from ? conn : undefined;
+      };
       for (const op of unpackDeliveries(header, body)) {
         if (op.kind === 'frame') {
-          for (const id of op.ids) this.forwarded.get(id)?.sendFrame(op.frame, op.ephemeral);
+          for (const id of op.ids) mine(id)?.sendFrame(op.frame, op.ephemeral);
         } else {
-          const conn = this.forwarded.get(op.conn);
+          const conn = mine(op.conn);
           if (!conn) continue;
           this.forwarded.delete(op.conn);
           conn.forward = undefined;
@@ -97,7 +101,10 @@ export class Forwarder extends TenantRouter implements OnModuleInit, OnModuleDes
     this.bus.send(owner, { k: 'close', from: this.bus.member, c: conn.id });
   }
 
-  /** Owners whose process is gone: close their clients here (1012) and take their tenants over. */
+  /**
+   * Owners whose process is gone: close their clients here (1012) so they reconnect; the tenants are
+   * taken over by the lease sweep (or by the first reconnecting client) once the leases expire.
+   */
   private async watchOwners(): Promise<void> {
     const owners = [...new Set([...this.forwarded.values()].map((c) => c.forward!.owner))];
     let dead: string[];
@@ -108,16 +115,8 @@ export class Forwarder extends TenantRouter implements OnModuleInit, OnModuleDes
     }
     if (dead.length === 0) return;
     const gone = new Set(dead);
-    const tenants = new Set<string>();
-    this.dropAll((c) => {
-      if (!gone.has(c.forward!.owner)) return false;
-      if (c.tenantId) tenants.add(c.tenantId);
-      return true;
-    }, 'owning instance gone');
-    this.logger.warn(`owner(s) ${dead.join(', ')} gone; taking over ${tenants.size} tenant(s)`);
-    for (const t of tenants) {
-      void this.leases.resolve(t).catch((err: Error) => this.logger.warn(`takeover of ${t}: ${err.message}`));
-    }
+    this.logger.warn(`owner(s) ${dead.join(', ')} gone: their clients here are told to reconnect`);
+    this.dropAll((c) => gone.has(c.forward!.owner), 'owning instance gone');
   }
 
   private dropAll(which: (c: Connection) => boolean, reason: string): void {

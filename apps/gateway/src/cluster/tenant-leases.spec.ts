@@ -38,7 +38,7 @@ describe('TenantLeases (real Redis)', () => {
   });
   afterAll(async () => {
     for (const m of made) {
-      m.leases.onModuleDestroy();
+      m.leases.onApplicationShutdown();
       await m.bus.onApplicationShutdown();
     }
     const keys = await redis.keys(`${prefix}:*`);
@@ -85,12 +85,18 @@ describe('TenantLeases (real Redis)', () => {
     await new Promise((r) => setTimeout(r, TTL + 50));
     expect(await taker.leases.resolve('t3')).toEqual({ self: true });
     expect(taker.leases.tokenFor('t3')).toBeGreaterThan(oldToken);
-    // Locally the paused owner already stopped considering itself the owner (no writes after validUntil)…
+    // Locally the paused owner no longer serves the tenant, and a session write waits for the verdict…
     expect(paused.leases.holds('t3')).toBe(false);
-    expect(paused.leases.tokenFor('t3')).toBe(0);
-    // …and when it runs again its renewal finds the lease taken.
+    paused.leases.noteSession('s3', 't3');
+    let verdict: number | undefined = -1;
+    const write = paused.leases.sessionWriteToken('s3').then((t) => (verdict = t));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(verdict).toBe(-1);
+    // …which comes when it runs again: its renewal finds the lease taken, and the write is refused.
     paused.leases.onModuleInit();
-    await new Promise((r) => setTimeout(r, 100));
+    await write;
+    expect(verdict).toBe(0);
+    expect(paused.leases.tokenFor('t3')).toBe(0);
     expect(lost).toEqual(['t3']);
   });
 

@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { WriteFence } from '@app/persistence';
 import { ClusterBus } from './cluster-bus';
 import type { ClusterConfig } from './cluster.config';
@@ -7,14 +8,22 @@ import { CLUSTER_CONFIG } from './cluster.tokens';
 /** Where a tenant's data lives right now. */
 export type TenantRoute = { self: true } | { self: false; owner: string };
 
+/** recovering: won, takeover running (nobody served yet); serving; releasing: handing back. */
+type HeldState = 'recovering' | 'serving' | 'releasing';
+
 interface Held {
   /** Fencing token: increases with every acquisition of the tenant, by any instance. */
   token: number;
   /** The value stored in Redis (`<member>:<token>`): renew and release only touch our own. */
   value: string;
-  /** After this instant the lease may have expired in Redis: no more writes. */
+  /** After this instant (monotonic clock) the lease may have expired in Redis: no more session writes. */
   validUntil: number;
+  state: HeldState;
+  /** Session writes waiting for a late renewal: resolved with the token, or 0 when the lease is gone. */
+  waiters: ((token: number) => void)[];
 }
+
+const now = (): number => performance.now();
 
 /**
  * SET NX the lease; on success stamp it with a new fencing token, above ARGV[3] (the newest token the
@@ -42,20 +51,23 @@ return 0`;
 /**
  * Tenant ownership leases in Redis (docs/scaling.md): one instance at a time owns a tenant's registry
  * and sessions. A lease is taken with SET NX PX and a fencing token from INCR, renewed every third of
- * its TTL, released on shutdown or when idle, and taken over once it expires. This instance stops
- * writing at `validUntil` even when Redis cannot be asked, and the token fences the SQLite files (see
- * `installFence`), so a paused former owner cannot commit after losing the lease.
+ * its TTL, released on shutdown or when idle, and taken over once it expires — by the instance a client
+ * reaches, or by the sweep of members whose presence expired. Session writes wait while a renewal is
+ * late and are refused once the lease is gone; the token fences the SQLite files (`installFence`), so a
+ * paused former owner cannot commit after losing the lease.
  */
 @Injectable()
-export class TenantLeases implements WriteFence, OnModuleInit, OnModuleDestroy {
+export class TenantLeases implements WriteFence, OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(TenantLeases.name);
   private readonly held = new Map<string, Held>();
   private readonly pending = new Map<string, Promise<TenantRoute>>();
   private readonly acquiredListeners: ((tenantId: string) => Promise<void>)[] = [];
   private readonly lostListeners: ((tenantId: string) => Promise<void>)[] = [];
-  private sessionTenant: (sessionId: string) => string | undefined = () => undefined;
+  /** The tenant of every session activated here (session writes are fenced by their tenant's lease). */
+  private readonly sessionTenants = new Map<string, string>();
   private fenceFloor: (tenantId: string) => Promise<number> = () => Promise.resolve(0);
   private timer?: NodeJS.Timeout;
+  private sweeper?: NodeJS.Timeout;
   private stopped = false;
   /** This instance's HTTP base URL, published with its presence (admin requests are sent on to it). */
   private address = '1';
@@ -73,16 +85,21 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnModuleDestroy {
     return this.bus.member;
   }
 
-  /** Starts the renewal loop (the bus is connected before any provider is created). */
+  /**
+   * Starts renewing (the bus is connected before any provider is created). Renewal runs until
+   * `releaseAll()`, the last shutdown step: the drain and the final flush happen under a valid lease.
+   */
   onModuleInit(): void {
     if (!this.enabled || this.timer) return;
     void this.renew();
     this.timer = setInterval(() => void this.renew(), this.config.renewMs);
     this.timer.unref();
+    this.sweeper = setInterval(() => void this.sweepDeadMembers(), this.config.leaseTtlMs);
+    this.sweeper.unref();
   }
 
-  onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
+  onApplicationShutdown(): void {
+    this.stopTimers();
   }
 
   /** Runs (awaited) right after a lease is won, before any client of the tenant is served here. */
@@ -100,27 +117,42 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnModuleDestroy {
     this.fenceFloor = fn;
   }
 
-  /** How to find the tenant of a live session (for `maySessionWrite`). */
-  resolveSessionTenant(fn: (sessionId: string) => string | undefined): void {
-    this.sessionTenant = fn;
+  /** Records the tenant of a session about to be activated here. */
+  noteSession(sessionId: string, tenantId: string): void {
+    this.sessionTenants.set(sessionId, tenantId);
   }
 
+  forgetSession(sessionId: string): void {
+    this.sessionTenants.delete(sessionId);
+  }
+
+  /** True while this instance serves the tenant: lease won, takeover done, locally valid. */
   holds(tenantId: string): boolean {
     const h = this.held.get(tenantId);
-    return h !== undefined && Date.now() < h.validUntil;
+    return h !== undefined && h.state === 'serving' && now() < h.validUntil;
   }
 
   heldTenants(): string[] {
     return [...this.held.keys()];
   }
 
+  /** The token a tenant registry is opened with here (0 when not held: reads only, on a claimed file). */
   tokenFor(tenantId: string): number {
-    return this.holds(tenantId) ? this.held.get(tenantId)!.token : 0;
+    return this.held.get(tenantId)?.token ?? 0;
   }
 
-  maySessionWrite(sessionId: string): boolean {
-    const tenantId = this.sessionTenant(sessionId);
-    return tenantId === undefined || this.holds(tenantId);
+  /**
+   * The token to write a session's database with: undefined for a session not activated here (not
+   * fenced), 0 when its tenant's lease is gone (refused). While a renewal is late this waits for its
+   * outcome instead of refusing a write the lease may still cover.
+   */
+  sessionWriteToken(sessionId: string): Promise<number | undefined> {
+    const tenantId = this.sessionTenants.get(sessionId);
+    if (tenantId === undefined) return Promise.resolve(undefined);
+    const h = this.held.get(tenantId);
+    if (!h) return Promise.resolve(0);
+    if (now() < h.validUntil) return Promise.resolve(h.token);
+    return new Promise((resolve) => h.waiters.push(resolve));
   }
 
   /**
@@ -151,10 +183,16 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnModuleDestroy {
     if (this.enabled && this.timer) void this.renew();
   }
 
-  /** The advertised HTTP base URL of a live member, or null. */
+  /** The advertised HTTP base URL of a live member, or null (anything but an http(s) URL is ignored). */
   async addressOf(member: string): Promise<string | null> {
     const v = await this.bus.commands!.get(this.bus.key('member', member));
-    return v && v !== '1' ? v : null;
+    if (!v) return null;
+    try {
+      const url = new URL(v);
+      return url.protocol === 'http:' || url.protocol === 'https:' ? v.replace(/\/+$/, '') : null;
+    } catch {
+      return null;
+    }
   }
 
   /** True while the member's process renews its presence key. */
@@ -174,47 +212,78 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /** Gives a lease back (the caller has closed the tenant's databases first). */
-  async release(tenantId: string): Promise<void> {
+  /**
+   * Gives a lease back. From the start the tenant is no longer served here (new clients wait for the
+   * next owner), `prepare` then finishes the work under the still-valid lease (close clients, flush,
+   * close databases), and only then is the lease deleted.
+   */
+  async release(tenantId: string, prepare?: () => Promise<void>): Promise<void> {
     const h = this.held.get(tenantId);
     if (!h) return;
-    this.held.delete(tenantId);
-    await this.bus.commands!.eval(RELEASE, 1, this.leaseKey(tenantId), h.value).catch((err: Error) => {
-      this.logger.warn(`releasing the lease of tenant ${tenantId} failed (it will expire): ${err.message}`);
-    });
-    this.logger.log(`released tenant ${tenantId}`);
+    h.state = 'releasing';
+    try {
+      await prepare?.();
+    } finally {
+      if (this.held.get(tenantId) === h) this.forgetHeld(tenantId, h);
+      await this.bus.commands!.eval(RELEASE, 1, this.leaseKey(tenantId), h.value).catch((err: Error) => {
+        this.logger.warn(`releasing the lease of tenant ${tenantId} failed (it will expire): ${err.message}`);
+      });
+      await this.bus.commands!.srem(this.ownedKey(this.member), tenantId).catch(() => undefined);
+      this.logger.log(`released tenant ${tenantId}`);
+    }
   }
 
   /** Shutdown, after the databases are closed: every lease back, and this member's presence gone. */
   async releaseAll(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    this.stopTimers();
     if (!this.enabled) return;
     await Promise.all(this.heldTenants().map((t) => this.release(t)));
     await this.bus.commands!.del(this.bus.key('member', this.member)).catch(() => undefined);
+    await this.bus.commands!.srem(this.membersKey(), this.member).catch(() => undefined);
+  }
+
+  private stopTimers(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.sweeper) clearInterval(this.sweeper);
   }
 
   private leaseKey(tenantId: string): string {
     return this.bus.key('lease', 'tenant', tenantId);
   }
 
+  private ownedKey(member: string): string {
+    return this.bus.key('owned', member);
+  }
+
+  private membersKey(): string {
+    return this.bus.key('members');
+  }
+
+  private forgetHeld(tenantId: string, h: Held): void {
+    this.held.delete(tenantId);
+    for (const w of h.waiters.splice(0)) w(0);
+  }
+
   private async acquire(tenantId: string): Promise<TenantRoute> {
-    const deadline = Date.now() + 2 * this.config.leaseTtlMs;
+    const deadline = now() + 2 * this.config.leaseTtlMs;
     for (;;) {
+      if (this.holds(tenantId)) return { self: true };
       const route = await this.tryOnce(tenantId);
       if (route) return route;
-      if (Date.now() > deadline) throw new Error(`tenant ${tenantId}: its owner neither renews nor releases`);
-      // The holder is gone but its lease has not expired yet: wait for the expiry.
+      if (now() > deadline) throw new Error(`tenant ${tenantId}: its owner neither renews nor releases`);
+      // The holder is gone (or it is our own lease being renewed or released): wait a little.
       const ttl = await this.bus.commands!.pttl(this.leaseKey(tenantId));
-      await sleep(Math.min(Math.max(ttl, 50), this.config.leaseTtlMs) + 20);
+      await sleep(Math.min(Math.max(ttl, 50), this.config.renewMs) + 20);
     }
   }
 
-  /** One attempt: ours, a live owner's, or null when the holder is dead and the lease not yet expired. */
+  /** One attempt: ours, a live owner's, or null when the holder is gone or it is our own lease. */
   private async tryOnce(tenantId: string): Promise<TenantRoute | null> {
     if (this.stopped) throw new Error('shutting down');
+    if (this.held.has(tenantId)) return null;
     const floor = await this.fenceFloor(tenantId);
-    const started = Date.now();
+    const started = now();
     const result = (await this.bus.commands!.eval(
       ACQUIRE,
       2,
@@ -225,11 +294,15 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnModuleDestroy {
       String(floor),
     )) as number | string | null;
     if (typeof result === 'number') {
-      this.held.set(tenantId, {
+      const h: Held = {
         token: result,
         value: `${this.member}:${result}`,
         validUntil: started + this.config.leaseTtlMs - this.config.renewMs / 2,
-      });
+        state: 'recovering',
+        waiters: [],
+      };
+      this.held.set(tenantId, h);
+      await this.bus.commands!.sadd(this.ownedKey(this.member), tenantId).catch(() => undefined);
       this.logger.log(`acquired tenant ${tenantId} (fencing token ${result})`);
       try {
         for (const l of this.acquiredListeners) await l(tenantId);
@@ -238,26 +311,29 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnModuleDestroy {
         await this.release(tenantId);
         throw err;
       }
+      if (this.held.get(tenantId) !== h) throw new Error(`tenant ${tenantId}: lease lost during takeover`);
+      h.state = 'serving';
       return { self: true };
     }
     if (result === null) return this.tryOnce(tenantId); // expired between SET NX and GET
     const owner = result.slice(0, result.lastIndexOf(':'));
-    if (owner === this.member) {
-      // Ours in Redis but no longer in time locally: let it be renewed or expire first.
-      return null;
-    }
+    if (owner === this.member) return null;
     return (await this.isAlive(owner)) ? { self: false, owner } : null;
   }
 
-  /** One pipeline: our presence key, then every held lease; a lease that is no longer ours is lost. */
+  /**
+   * One pipeline: our presence key, then every held lease; a lease that is no longer ours is lost. A
+   * reply only counts for the lease it was sent for (a lease re-won meanwhile is left alone).
+   */
   private async renew(): Promise<void> {
     if (this.stopped) return;
-    const started = Date.now();
-    const tenants = this.heldTenants();
+    const started = now();
+    const sent = [...this.held.entries()].map(([t, h]) => ({ t, h }));
     const pipeline = this.bus.commands!.pipeline();
     pipeline.set(this.bus.key('member', this.member), this.address, 'PX', this.config.leaseTtlMs);
-    for (const t of tenants) {
-      pipeline.eval(RENEW, 1, this.leaseKey(t), this.held.get(t)!.value, String(this.config.leaseTtlMs));
+    pipeline.sadd(this.membersKey(), this.member);
+    for (const { t, h } of sent) {
+      pipeline.eval(RENEW, 1, this.leaseKey(t), h.value, String(this.config.leaseTtlMs));
     }
     let results: [Error | null, unknown][] = [];
     try {
@@ -265,22 +341,47 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnModuleDestroy {
     } catch (err) {
       this.logger.warn(`lease renewal failed: ${(err as Error).message}`);
     }
-    tenants.forEach((t, i) => {
-      const h = this.held.get(t);
-      if (!h) return;
-      const [err, renewed] = results[i + 1] ?? [new Error('no reply'), 0];
-      if (!err && renewed === 1) h.validUntil = started + this.config.leaseTtlMs - this.config.renewMs / 2;
-      else if (!err || Date.now() >= h.validUntil) void this.lose(t, err ? 'expired' : 'taken over');
+    sent.forEach(({ t, h }, i) => {
+      if (this.held.get(t) !== h) return;
+      const [err, renewed] = results[i + 2] ?? [new Error('no reply'), 0];
+      if (!err && renewed === 1) {
+        h.validUntil = started + this.config.leaseTtlMs - this.config.renewMs / 2;
+        for (const w of h.waiters.splice(0)) w(h.token);
+      } else if (!err || now() >= h.validUntil) void this.lose(t, h, err ? 'expired' : 'taken over');
     });
   }
 
-  private async lose(tenantId: string, why: string): Promise<void> {
-    if (!this.held.delete(tenantId)) return;
+  private async lose(tenantId: string, h: Held, why: string): Promise<void> {
+    if (this.held.get(tenantId) !== h) return;
+    this.forgetHeld(tenantId, h);
     this.logger.warn(`lost the lease of tenant ${tenantId} (${why}): no longer serving it`);
     for (const l of this.lostListeners) {
       await l(tenantId).catch((err: Error) =>
         this.logger.error(`handing over tenant ${tenantId} failed: ${err.message}`),
       );
+    }
+  }
+
+  /**
+   * Members whose presence expired (killed, or frozen) still own tenants in Redis: take each over once
+   * its lease expires, so stale sessions are recovered and reservations released even when no client
+   * of the tenant comes back. Several survivors may race; one wins each tenant.
+   */
+  private async sweepDeadMembers(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const members = (await this.bus.commands!.smembers(this.membersKey())).filter((m) => m !== this.member);
+      for (const dead of await this.deadAmong(members)) {
+        const tenants = await this.bus.commands!.smembers(this.ownedKey(dead));
+        for (const t of tenants) {
+          const route = await this.resolve(t).catch(() => null);
+          if (route && route.self)
+            this.logger.log(`took over tenant ${t} from ${dead}, whose process is gone`);
+        }
+        await this.bus.commands!.multi().del(this.ownedKey(dead)).srem(this.membersKey(), dead).exec();
+      }
+    } catch (err) {
+      this.logger.warn(`sweep of departed instances failed: ${(err as Error).message}`);
     }
   }
 }

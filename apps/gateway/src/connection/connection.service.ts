@@ -101,9 +101,12 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
         .authenticate('dev', ip)
         .then((identity) => this.bind(conn, identity))
         .then(
-          () => conn.send({ type: 'authenticated', identity: publicIdentity(conn.identity!) }),
+          () => {
+            if (conn.identity) conn.send({ type: 'authenticated', identity: publicIdentity(conn.identity) });
+          },
           (err: unknown) => this.unroutable(conn, err),
-        );
+        )
+        .catch((err: unknown) => conn.log.error({ err }, 'dev authentication failed'));
     } else {
       conn.authDeadline = setTimeout(() => {
         if (!conn.identity) {

@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { CloseCode } from '@app/protocol';
 import { ClusterBus } from '../cluster/cluster-bus';
+import type { ClusterConfig } from '../cluster/cluster.config';
+import { CLUSTER_CONFIG } from '../cluster/cluster.tokens';
 import { RemoteSocket } from '../cluster/remote-socket';
 import { TenantLeases } from '../cluster/tenant-leases';
 import { LifecycleState } from '../lifecycle/lifecycle.state';
@@ -15,11 +17,13 @@ import { WsServerRef } from './ws-server-ref';
  * local socket; its forwarded messages arrive as that socket's `message` events.
  */
 @Injectable()
-export class RemoteHost implements OnModuleInit {
+export class RemoteHost implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RemoteHost.name);
   private readonly sockets = new Map<string, RemoteSocket>();
+  private timer?: NodeJS.Timeout;
 
   constructor(
+    @Inject(CLUSTER_CONFIG) private readonly config: ClusterConfig,
     private readonly bus: ClusterBus,
     private readonly leases: TenantLeases,
     private readonly ws: WsServerRef,
@@ -63,11 +67,32 @@ export class RemoteHost implements OnModuleInit {
       if (conn) this.connections.rebindRemote(conn, h.id);
     });
     this.bus.on('close', (h) => this.sockets.get(`${h.from}/${h.c}`)?.remoteClosed());
+    this.timer = setInterval(() => void this.dropDeparted(), this.config.renewMs);
+    this.timer.unref();
     this.bus.onReset(() => {
       if (this.sockets.size > 0)
         this.logger.warn(`closing ${this.sockets.size} forwarded client(s) after a bus reset`);
       for (const socket of [...this.sockets.values()])
         socket.close(CloseCode.SERVICE_RESTART, 'gateway link reset');
     });
+  }
+
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Clients of an instance whose process is gone will never send `close`: clean them up here. */
+  private async dropDeparted(): Promise<void> {
+    const members = [...new Set([...this.sockets.values()].map((s) => s.member))];
+    let dead: string[];
+    try {
+      dead = await this.leases.deadAmong(members);
+    } catch {
+      return;
+    }
+    if (dead.length === 0) return;
+    const gone = new Set(dead);
+    for (const socket of [...this.sockets.values()]) if (gone.has(socket.member)) socket.remoteClosed();
+    this.logger.warn(`dropped the clients of departed instance(s) ${dead.join(', ')}`);
   }
 }

@@ -133,6 +133,7 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
     let active = this.active.get(row.id);
     if (active && isLive(active.state)) return active;
     if (!active) {
+      if (this.leases.enabled) this.leases.noteSession(row.id, tenantId);
       active = new ActiveSession(tenantId, row.id, row.agentType);
       await this.publisher.initSeq(active, Number(row.lastSeq ?? 0));
       this.active.set(row.id, active);
@@ -253,6 +254,7 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
       conn.joined.delete(sessionId);
     }
     await this.store.forget(sessionId);
+    this.leases.forgetSession(sessionId);
   }
 
   private async disconnect(conn: Connection): Promise<void> {
@@ -296,8 +298,11 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
    */
   async recoverTenant(t: TenantId): Promise<number> {
     const stale = await this.registry.staleSessions(t);
+    const token = this.leases.tokenFor(t);
     for (const row of stale) {
       if (this.active.has(row.id)) continue;
+      // A new owner claims the session's file first: a paused former owner can no longer write it.
+      if (token > 0) await this.store.claimSession(row.id as SessionId, token);
       if (row.instanceId) void this.podium.stopInstance(row.instanceId).catch(() => undefined);
       await this.registry.updateSession(t, row.id as SessionId, {
         status: 'inactive',

@@ -48,7 +48,6 @@ export class TenantOwnership implements OnModuleInit, OnApplicationBootstrap, On
     if (!this.leases.enabled) return;
     this.registry.useFence(this.leases);
     this.store.useFence(this.leases);
-    this.leases.resolveSessionTenant((id) => this.runtime.get(id)?.tenantId);
     this.leases.useFenceFloor((t) => this.registry.fenceToken(t as TenantId));
     this.leases.onAcquired(async (t) => {
       await this.registry.closeTenant(t as TenantId);
@@ -56,6 +55,7 @@ export class TenantOwnership implements OnModuleInit, OnApplicationBootstrap, On
       if (reset > 0) this.logger.log(`tenant ${t}: ${reset} stale session(s) recovered at takeover`);
     });
     this.leases.onLost(async (t) => {
+      this.idleSince.delete(t);
       this.closeClients(t, 'tenant moved to another instance');
       const dropped = await this.runtime.abandonTenant(t);
       await this.registry.closeTenant(t as TenantId);
@@ -107,10 +107,13 @@ export class TenantOwnership implements OnModuleInit, OnApplicationBootstrap, On
       this.idleSince.set(t, since);
       if (now - since < this.config.idleReleaseMs) continue;
       this.idleSince.delete(t);
-      await this.store.writer.flush();
-      await this.registry.closeTenant(t as TenantId);
-      this.closeClients(t, 'tenant released');
-      await this.leases.release(t);
+      // Not served from here on; a client that slipped in meanwhile is handed over like on a loss.
+      await this.leases.release(t, async () => {
+        this.closeClients(t, 'tenant released');
+        await this.runtime.abandonTenant(t);
+        await this.store.writer.flush();
+        await this.registry.closeTenant(t as TenantId);
+      });
     }
   }
 }

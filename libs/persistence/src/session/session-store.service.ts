@@ -8,7 +8,7 @@ import { SessionInitial1764000000101 } from '../migrations/session-1-initial';
 import { PERSISTENCE_OPTIONS } from '../persistence.module-definition';
 import type { PersistenceConfig } from '../persistence.config';
 import { BatchedWriter, type MessageRecord, type WriteCommand } from './batched-writer';
-import { FencedError, type WriteFence } from '../write-fence';
+import { FencedError, installFence, type WriteFence } from '../write-fence';
 import { SESSION_ENTITIES } from './entities';
 
 export const SESSION_MIGRATIONS = [SessionInitial1764000000101];
@@ -34,6 +34,8 @@ export class SessionStore {
   private readonly handles: DataSourceRegistry;
   readonly writer: BatchedWriter;
   private fence?: WriteFence;
+  /** The token each open session database was last claimed with. */
+  private readonly claimed = new WeakMap<DataSource, number>();
 
   constructor(@Inject(PERSISTENCE_OPTIONS) config: PersistenceConfig) {
     this.paths = new DataPaths(config.dataDir);
@@ -60,11 +62,31 @@ export class SessionStore {
     await this.handles.close(sessionId);
   }
 
+  /**
+   * Every session write, in lease mode fenced like the registries: the token is taken inside the
+   * database's write queue, the file is claimed with it (`installFence`) when the handle's token differs,
+   * and the triggers then refuse the statements of any older token.
+   */
   private write<T>(sessionId: string, fn: (ds: DataSource) => Promise<T>): Promise<T> {
-    if (this.fence && !this.fence.maySessionWrite(sessionId)) {
-      return Promise.reject(new FencedError(`session ${sessionId}`));
-    }
-    return this.handles.write(sessionId, fn);
+    const fence = this.fence;
+    if (!fence) return this.handles.write(sessionId, fn);
+    return this.handles.write(sessionId, async (ds) => {
+      const token = await fence.sessionWriteToken(sessionId);
+      if (token === 0) throw new FencedError(`session ${sessionId}`);
+      if (token !== undefined) await this.claim(ds, sessionId, token);
+      return fn(ds);
+    });
+  }
+
+  /** Claims a session's database for a lease token (a new owner, before anything else writes it). */
+  claimSession(sessionId: string, token: number): Promise<void> {
+    return this.handles.write(sessionId, (ds) => this.claim(ds, sessionId, token));
+  }
+
+  private async claim(ds: DataSource, sessionId: string, token: number): Promise<void> {
+    if (this.claimed.get(ds) === token) return;
+    await installFence(ds, token, `session ${sessionId}`);
+    this.claimed.set(ds, token);
   }
 
   get openHandles(): number {

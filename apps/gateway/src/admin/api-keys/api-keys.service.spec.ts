@@ -5,6 +5,9 @@ import { Logger } from '@nestjs/common';
 import type { AuthIdentity } from '@app/auth';
 import { asTenantId } from '@app/common';
 import { TenantRegistry } from '@app/persistence';
+import { ClusterBus } from '../../cluster/cluster-bus';
+import { buildClusterConfig } from '../../cluster/cluster.config';
+import { TenantLeases } from '../../cluster/tenant-leases';
 import { ConnectionRegistry } from '../../connection/connection-registry';
 import type { Connection } from '../../connection/connection';
 import { hashSecret, parseApiKey } from './api-key';
@@ -34,7 +37,8 @@ beforeAll(() => {
     sessionCache: 4,
   });
   connections = new ConnectionRegistry();
-  keys = new ApiKeysService(registry, connections);
+  const single = buildClusterConfig({}); // one instance: no leases
+  keys = new ApiKeysService(registry, connections, new TenantLeases(single, new ClusterBus(single)));
 });
 
 afterAll(async () => {

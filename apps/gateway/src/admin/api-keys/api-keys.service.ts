@@ -4,6 +4,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { ApiKeyVerifier, AuthIdentity } from '@app/auth';
 import { ApiKeyRow, TenantRegistry } from '@app/persistence';
 import { CloseCode, ForbiddenError, isRole, ROLE_RANK, type Role } from '@app/protocol';
+import { TenantLeases } from '../../cluster/tenant-leases';
 import { ConnectionRegistry } from '../../connection/connection-registry';
 import { AdminError } from '../common/admin-error';
 import type { ApiKeyDto, CreatedApiKeyDto } from './api-keys.dto';
@@ -23,6 +24,7 @@ export class ApiKeysService implements ApiKeyVerifier {
   constructor(
     private readonly registry: TenantRegistry,
     private readonly connections: ConnectionRegistry,
+    private readonly leases: TenantLeases,
   ) {}
 
   async create(actor: AuthIdentity, role: Role, label?: string): Promise<CreatedApiKeyDto> {
@@ -87,7 +89,9 @@ export class ApiKeysService implements ApiKeyVerifier {
     );
     if (!row || row.revokedAt !== null || !isRole(row.role)) return null;
     const now = Date.now();
-    if (row.lastUsedAt === null || now - row.lastUsedAt >= LAST_USED_WRITE_INTERVAL_MS) {
+    // Only the tenant's owner writes its registry (lease mode); elsewhere the use goes unrecorded.
+    const mayWrite = !this.leases.enabled || this.leases.holds(tenantId);
+    if (mayWrite && (row.lastUsedAt === null || now - row.lastUsedAt >= LAST_USED_WRITE_INTERVAL_MS)) {
       void this.registry
         .write(tenantId, (ds) => ds.getRepository(ApiKeyRow).update({ id: row.id }, { lastUsedAt: now }))
         .catch((err: Error) =>
