@@ -49,6 +49,8 @@ export interface RunOptions {
   latency?: boolean;
   /** Indices excluded from completion and statistics (the slow consumer of P8). */
   exclude?: Set<number>;
+  /** Also end the wait when every subscriber that has not seen the turn end was closed (P10). */
+  endOnClose?: boolean;
   onStarted?: () => void;
 }
 
@@ -108,9 +110,14 @@ class Recorder {
   }
 }
 
-async function waitDone(rec: Recorder, exclude: Set<number>, timeoutMs: number): Promise<void> {
+async function waitDone(
+  rec: Recorder,
+  exclude: Set<number>,
+  timeoutMs: number,
+  endOnClose = false,
+): Promise<void> {
   await until(
-    () => rec.subs.every((s, i) => s.done || exclude.has(i)),
+    () => rec.subs.every((s, i) => s.done || exclude.has(i) || (endOnClose && s.closedCode !== undefined)),
     timeoutMs,
     'turn end at every subscriber',
     20,
@@ -127,14 +134,13 @@ export async function gatewayFanout(
   n: number,
   localAddress = '127.0.0.1',
   session?: { id: string; driver: DiminuendoClient },
-): Promise<Fanout & { clients: DiminuendoClient[]; sessionId: string }> {
+): Promise<Fanout & { clients: DiminuendoClient[]; sessionId: string; progress(): SubStats[] }> {
   const clients = await pool(Array.from({ length: n }), 25, () =>
     DiminuendoClient.connect(gw.url, { localAddress }),
   );
   const owner = session?.driver ?? clients[0];
   const sessionId: string =
-    session?.id ??
-    (await owner.request<any>({ type: 'create_session', agentType: 'echo' })).session.id;
+    session?.id ?? (await owner.request<any>({ type: 'create_session', agentType: 'echo' })).session.id;
   const rec = new Recorder(n);
   clients.forEach((c, i) => {
     c.maxLog = 0;
@@ -153,6 +159,8 @@ export async function gatewayFanout(
     size: n,
     clients,
     sessionId,
+    /** The current turn's per-subscriber counts, also while it runs (diagnostics). */
+    progress: () => rec.subs,
     async run(prompt, expected, opts = {}) {
       const exclude = opts.exclude ?? new Set<number>();
       rec.reset(n, opts.latency ?? false);
@@ -167,7 +175,7 @@ export async function gatewayFanout(
         }
       }
       opts.onStarted?.();
-      await waitDone(rec, exclude, opts.timeoutMs ?? 120_000);
+      await waitDone(rec, exclude, opts.timeoutMs ?? 120_000, opts.endOnClose);
       return rec.result(expected, exclude);
     },
     async close() {
@@ -209,7 +217,7 @@ export async function relayFanout(
       rec.reset(n, opts.latency ?? false);
       await postJson(`http://127.0.0.1:${relayPort}/start`, { simUrl: sim.url, apiKey: SIM_KEY, prompt });
       opts.onStarted?.();
-      await waitDone(rec, exclude, opts.timeoutMs ?? 120_000);
+      await waitDone(rec, exclude, opts.timeoutMs ?? 120_000, opts.endOnClose);
       return rec.result(expected, exclude);
     },
     async close() {
