@@ -48,6 +48,13 @@ const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+/** Drops a departed member from `members` when its presence is still gone and it owns nothing. */
+const FORGET_MEMBER = `
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('SCARD', KEYS[2]) == 0 then
+  return redis.call('SREM', KEYS[3], ARGV[1])
+end
+return 0`;
+
 /**
  * Tenant ownership leases in Redis (docs/scaling.md): one instance at a time owns a tenant's registry
  * and sessions. A lease is taken with SET NX PX and a fencing token from INCR, renewed every third of
@@ -228,7 +235,9 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnApplicationShut
       await this.bus.commands!.eval(RELEASE, 1, this.leaseKey(tenantId), h.value).catch((err: Error) => {
         this.logger.warn(`releasing the lease of tenant ${tenantId} failed (it will expire): ${err.message}`);
       });
-      await this.bus.commands!.srem(this.ownedKey(this.member), tenantId).catch(() => undefined);
+      if (!this.held.has(tenantId)) {
+        await this.bus.commands!.srem(this.ownedKey(this.member), tenantId).catch(() => undefined);
+      }
       this.logger.log(`released tenant ${tenantId}`);
     }
   }
@@ -332,6 +341,8 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnApplicationShut
     const pipeline = this.bus.commands!.pipeline();
     pipeline.set(this.bus.key('member', this.member), this.address, 'PX', this.config.leaseTtlMs);
     pipeline.sadd(this.membersKey(), this.member);
+    // Repairs `owned:` if a sweep removed it while this instance was frozen.
+    if (sent.length > 0) pipeline.sadd(this.ownedKey(this.member), ...sent.map((x) => x.t));
     for (const { t, h } of sent) {
       pipeline.eval(RENEW, 1, this.leaseKey(t), h.value, String(this.config.leaseTtlMs));
     }
@@ -343,10 +354,11 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnApplicationShut
     }
     sent.forEach(({ t, h }, i) => {
       if (this.held.get(t) !== h) return;
-      const [err, renewed] = results[i + 2] ?? [new Error('no reply'), 0];
+      const [err, renewed] = results[i + (sent.length > 0 ? 3 : 2)] ?? [new Error('no reply'), 0];
       if (!err && renewed === 1) {
         h.validUntil = started + this.config.leaseTtlMs - this.config.renewMs / 2;
-        for (const w of h.waiters.splice(0)) w(h.token);
+        // A reply that came too late to extend validity leaves the waiters to the next renewal.
+        if (now() < h.validUntil) for (const w of h.waiters.splice(0)) w(h.token);
       } else if (!err || now() >= h.validUntil) void this.lose(t, h, err ? 'expired' : 'taken over');
     });
   }
@@ -354,6 +366,7 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnApplicationShut
   private async lose(tenantId: string, h: Held, why: string): Promise<void> {
     if (this.held.get(tenantId) !== h) return;
     this.forgetHeld(tenantId, h);
+    await this.bus.commands!.srem(this.ownedKey(this.member), tenantId).catch(() => undefined);
     this.logger.warn(`lost the lease of tenant ${tenantId} (${why}): no longer serving it`);
     for (const l of this.lostListeners) {
       await l(tenantId).catch((err: Error) =>
@@ -372,13 +385,28 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnApplicationShut
     try {
       const members = (await this.bus.commands!.smembers(this.membersKey())).filter((m) => m !== this.member);
       for (const dead of await this.deadAmong(members)) {
-        const tenants = await this.bus.commands!.smembers(this.ownedKey(dead));
-        for (const t of tenants) {
-          const route = await this.resolve(t).catch(() => null);
-          if (route && route.self)
-            this.logger.log(`took over tenant ${t} from ${dead}, whose process is gone`);
+        for (const t of await this.bus.commands!.smembers(this.ownedKey(dead))) {
+          if (this.stopped) return;
+          const route = await this.resolve(t).catch((err: Error) => {
+            this.logger.warn(
+              `takeover of tenant ${t} from ${dead} failed (retried next sweep): ${err.message}`,
+            );
+            return null;
+          });
+          if (!route) continue;
+          if (route.self) this.logger.log(`took over tenant ${t} from ${dead}, whose process is gone`);
+          // Whoever holds it now, it is no longer the departed member's.
+          await this.bus.commands!.srem(this.ownedKey(dead), t);
         }
-        await this.bus.commands!.multi().del(this.ownedKey(dead)).srem(this.membersKey(), dead).exec();
+        // Forget the member only if it is still gone and owns nothing (it may have resumed meanwhile).
+        await this.bus.commands!.eval(
+          FORGET_MEMBER,
+          3,
+          this.bus.key('member', dead),
+          this.ownedKey(dead),
+          this.membersKey(),
+          dead,
+        );
       }
     } catch (err) {
       this.logger.warn(`sweep of departed instances failed: ${(err as Error).message}`);

@@ -58,13 +58,16 @@ export class RemoteHost implements OnModuleInit, OnModuleDestroy {
       this.ws.server.emit('connection', socket, req);
     });
     this.bus.on('msg', (h, body) => {
-      this.sockets.get(`${h.from}/${h.c}`)?.emit('message', Buffer.from(body, 'utf8'), false);
+      const socket = this.sockets.get(`${h.from}/${h.c}`);
+      if (socket) socket.emit('message', Buffer.from(body, 'utf8'), false);
+      else this.unknown(h.from, h.c);
     });
     this.bus.on('ident', (h) => {
       if (h.k !== 'ident') return;
       const socket = this.sockets.get(`${h.from}/${h.c}`);
       const conn = socket && this.registry.of(socket as never);
       if (conn) this.connections.rebindRemote(conn, h.id);
+      else this.unknown(h.from, h.c);
     });
     this.bus.on('close', (h) => this.sockets.get(`${h.from}/${h.c}`)?.remoteClosed());
     this.timer = setInterval(() => void this.dropDeparted(), this.config.renewMs);
@@ -74,6 +77,16 @@ export class RemoteHost implements OnModuleInit, OnModuleDestroy {
         this.logger.warn(`closing ${this.sockets.size} forwarded client(s) after a bus reset`);
       for (const socket of [...this.sockets.values()])
         socket.close(CloseCode.SERVICE_RESTART, 'gateway link reset');
+    });
+  }
+
+  /** A message for a client this instance does not host (dropped meanwhile): tell its instance. */
+  private unknown(member: string, connId: string): void {
+    this.bus.deliver(member, {
+      kind: 'close',
+      conn: connId,
+      code: CloseCode.SERVICE_RESTART,
+      reason: 'not hosted here; reconnect',
     });
   }
 
@@ -92,7 +105,11 @@ export class RemoteHost implements OnModuleInit, OnModuleDestroy {
     }
     if (dead.length === 0) return;
     const gone = new Set(dead);
-    for (const socket of [...this.sockets.values()]) if (gone.has(socket.member)) socket.remoteClosed();
+    // Closed with 1012, not just forgotten: an instance that was only frozen reads the close when it
+    // resumes and tells its client to reconnect.
+    for (const socket of [...this.sockets.values()]) {
+      if (gone.has(socket.member)) socket.close(CloseCode.SERVICE_RESTART, 'client instance unreachable');
+    }
     this.logger.warn(`dropped the clients of departed instance(s) ${dead.join(', ')}`);
   }
 }

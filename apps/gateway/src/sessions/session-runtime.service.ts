@@ -302,7 +302,11 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
     for (const row of stale) {
       if (this.active.has(row.id)) continue;
       // A new owner claims the session's file first: a paused former owner can no longer write it.
-      if (token > 0) await this.store.claimSession(row.id as SessionId, token);
+      if (token > 0) {
+        await this.store.claimSession(row.id as SessionId, token).catch((err: Error) => {
+          this.logger.warn(`claiming the database of session ${row.id} failed: ${err.message}`);
+        });
+      }
       if (row.instanceId) void this.podium.stopInstance(row.instanceId).catch(() => undefined);
       await this.registry.updateSession(t, row.id as SessionId, {
         status: 'inactive',
@@ -335,6 +339,12 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
       `stale session recovery (lease mode): ${tenants} orphaned tenants taken over, ${sessions} sessions reset`,
     );
     return { tenants, sessions };
+  }
+
+  /** Deactivates every live session of a tenant here (its lease is being released). */
+  async deactivateTenant(tenantId: string, reason: string): Promise<void> {
+    const mine = [...this.active.values()].filter((a) => a.tenantId === tenantId);
+    await Promise.allSettled(mine.map((a) => this.deactivate(a, reason)));
   }
 
   /** Live sessions of a tenant here. */

@@ -95,11 +95,24 @@ export class TenantOwnership implements OnModuleInit, OnApplicationBootstrap, On
 
   /** Tenants with no client and no live session here for LEASE_IDLE_RELEASE_MS are given back. */
   private async releaseIdle(): Promise<void> {
-    const now = Date.now();
+    try {
+      await this.releaseIdleTenants();
+    } catch (err) {
+      this.logger.error(`idle release failed: ${(err as Error).message}`);
+    }
+  }
+
+  private busyTenants(): Set<string> {
     const busy = new Set<string>();
     for (const conn of this.connections.values()) if (conn.tenantId && !conn.forward) busy.add(conn.tenantId);
+    return busy;
+  }
+
+  private async releaseIdleTenants(): Promise<void> {
+    const now = Date.now();
     for (const t of this.leases.heldTenants()) {
-      if (busy.has(t) || this.runtime.liveCount(t) > 0) {
+      if (!this.leases.holds(t)) continue; // still being taken over, or already on its way out
+      if (this.busyTenants().has(t) || this.runtime.liveCount(t) > 0) {
         this.idleSince.delete(t);
         continue;
       }
@@ -107,10 +120,10 @@ export class TenantOwnership implements OnModuleInit, OnApplicationBootstrap, On
       this.idleSince.set(t, since);
       if (now - since < this.config.idleReleaseMs) continue;
       this.idleSince.delete(t);
-      // Not served from here on; a client that slipped in meanwhile is handed over like on a loss.
+      // Not served from here on; a client that slipped in meanwhile is closed and its sessions stopped.
       await this.leases.release(t, async () => {
         this.closeClients(t, 'tenant released');
-        await this.runtime.abandonTenant(t);
+        await this.runtime.deactivateTenant(t, 'released');
         await this.store.writer.flush();
         await this.registry.closeTenant(t as TenantId);
       });
