@@ -366,7 +366,7 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnApplicationShut
   private async lose(tenantId: string, h: Held, why: string): Promise<void> {
     if (this.held.get(tenantId) !== h) return;
     this.forgetHeld(tenantId, h);
-    await this.bus.commands!.srem(this.ownedKey(this.member), tenantId).catch(() => undefined);
+    void this.bus.commands!.srem(this.ownedKey(this.member), tenantId).catch(() => undefined);
     this.logger.warn(`lost the lease of tenant ${tenantId} (${why}): no longer serving it`);
     for (const l of this.lostListeners) {
       await l(tenantId).catch((err: Error) =>
