@@ -11,6 +11,7 @@ import { SessionStore, TenantRegistry } from '@app/persistence';
 import { CloseCode } from '@app/protocol';
 import type { ClusterConfig } from '../cluster/cluster.config';
 import { CLUSTER_CONFIG } from '../cluster/cluster.tokens';
+import { ClusterBus } from '../cluster/cluster-bus';
 import { Forwarder } from '../cluster/forwarder.service';
 import { TenantLeases } from '../cluster/tenant-leases';
 import { ConnectionRegistry } from '../connection/connection-registry';
@@ -42,6 +43,7 @@ export class TenantOwnership implements OnModuleInit, OnApplicationBootstrap, On
     private readonly health: HealthComponents,
     private readonly forwarder: Forwarder,
     private readonly remotes: RemoteHost,
+    private readonly bus: ClusterBus,
   ) {}
 
   onModuleInit(): void {
@@ -76,7 +78,17 @@ export class TenantOwnership implements OnModuleInit, OnApplicationBootstrap, On
   onApplicationBootstrap(): void {
     if (!this.leases.enabled) return;
     // Registered last: runs after the agents are stopped and the databases flushed and closed.
-    this.lifecycle.addShutdownStep({ name: 'release tenant leases', run: () => this.leases.releaseAll() });
+    this.lifecycle.addShutdownStep({
+      name: 'release tenant leases',
+      run: async () => {
+        // Hosted clients of other instances hear 1001 before this instance's presence disappears.
+        for (const conn of [...this.connections.values()]) {
+          if (conn.remote) conn.close(CloseCode.GOING_AWAY, 'server shutting down');
+        }
+        this.bus.flush();
+        await this.leases.releaseAll();
+      },
+    });
     if (this.config.idleReleaseMs > 0) {
       this.timer = setInterval(() => void this.releaseIdle(), this.config.renewMs);
       this.timer.unref();
