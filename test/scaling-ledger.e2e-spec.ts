@@ -1,11 +1,12 @@
 import { join } from 'node:path';
+import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { DiminuendoClient, ProtocolError } from '@app/client';
 import { adminClient, eventually } from './support/admin-http';
-import { startGateway, type GatewayProcess } from './support/gateway-process';
+import { startGateway, tempDataDir, type GatewayProcess } from './support/gateway-process';
 import { JwksServer } from './support/jwks-server';
 import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
-import { TEST_DATABASE_URL, uniqueName } from './support/services';
+import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './support/services';
 import { query } from './support/sqlite';
 
 const AUDIENCE = 'diminuendo-api';
@@ -26,16 +27,22 @@ type LedgerRow = {
 };
 
 /**
- * Two gateway processes with separate DATA_DIRs and one BILLING_DATABASE_URL: one tenant's credits
- * live in PostgreSQL, and concurrent run_turns on both instances never reserve more than the balance.
+ * Two gateway processes and one BILLING_DATABASE_URL: one tenant's credits live in PostgreSQL, and
+ * concurrent run_turns on both instances never reserve more than the balance — with separate DATA_DIRs
+ * (each instance runs its own turns against the shared ledger), and with one shared DATA_DIR in lease
+ * mode (the owner runs every turn, the other instance forwards its clients' run_turns).
  */
-describe('shared credit ledger: two gateway processes, one PostgreSQL (docs/scaling.md)', () => {
+describe.each([
+  { model: 'per-instance volumes', leases: false },
+  { model: 'shared volume with tenant leases', leases: true },
+])('shared credit ledger: two gateway processes, one PostgreSQL, $model (docs/scaling.md)', ({ leases }) => {
   let jwks: JwksServer;
   let sim: SimProcess;
   let gws: GatewayProcess[] = [];
   let pg: DataSource;
   const schema = uniqueName('e2e_ledger');
   const tenant = uniqueName('scale');
+  const prefix = uniqueName('e2e_ledger');
 
   const token = (role: string) =>
     jwks.sign({ sub: `auth0|${role}`, tenant_id: tenant, [ROLES_CLAIM]: [role] }, { audience: AUDIENCE });
@@ -60,8 +67,12 @@ describe('shared credit ledger: two gateway processes, one PostgreSQL (docs/scal
       BILLING_DATABASE_SCHEMA: schema,
       DB_WRITE_BATCH_MS: '20',
     };
-    // Separate DATA_DIRs (startGateway makes one each), started at once: they race to migrate.
-    gws = await Promise.all([1, 2].map(() => startGateway(env)));
+    // Separate DATA_DIRs (startGateway makes one each), or one shared one with leases in Redis; started
+    // at once: they race to migrate.
+    const shared = leases
+      ? { DATA_DIR: tempDataDir(), REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix }
+      : {};
+    gws = await Promise.all([1, 2].map(() => startGateway({ ...env, ...shared })));
     pg = new DataSource({ type: 'postgres', url: TEST_DATABASE_URL });
     await pg.initialize();
   });
@@ -69,6 +80,12 @@ describe('shared credit ledger: two gateway processes, one PostgreSQL (docs/scal
     await Promise.all(gws.map((g) => g.stop()));
     await sim?.stop();
     await jwks?.stop();
+    if (leases) {
+      const redis = new Redis(TEST_REDIS_URL);
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length) await redis.del(...keys);
+      await redis.quit();
+    }
     if (pg?.isInitialized) {
       await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await pg.destroy();
@@ -81,13 +98,15 @@ describe('shared credit ledger: two gateway processes, one PostgreSQL (docs/scal
       expect(log).toContain('credits are kept in the shared PostgreSQL database');
       expect(log).toContain(`schema ${schema}`);
     }
-    expect(gws[0].dataDir).not.toBe(gws[1].dataDir);
+    if (leases) expect(gws[0].dataDir).toBe(gws[1].dataDir);
+    else expect(gws[0].dataDir).not.toBe(gws[1].dataDir);
   });
 
   it('reports the shared credit database in /health', async () => {
     const health: any = await (await fetch(`${gws[1].url}/health`)).json();
     expect(health.details.billingDatabase).toEqual({ status: 'up' });
-    expect(health.details.redis).toBeUndefined();
+    if (leases) expect(health.details.redis).toEqual({ status: 'up' });
+    else expect(health.details.redis).toBeUndefined();
   });
 
   it('a grant on one instance is the balance on the other', async () => {
@@ -191,10 +210,12 @@ describe('shared credit ledger: two gateway processes, one PostgreSQL (docs/scal
     });
     expect(account).toMatchObject({ balance, reserved: 0 });
     expect((await api(gws[0])('GET', '/billing')).body).toMatchObject({ balance, reserved: 0 });
-    // Each instance stores its own sessions, but no credits: the shared database is the only ledger.
-    for (const g of gws) {
+    // Sessions are stored with the tenant's data (each instance's own, or the one shared registry), but
+    // no credits: the shared database is the only ledger.
+    for (const g of leases ? gws.slice(0, 1) : gws) {
       const registry = join(g.dataDir, 'tenants', tenant, 'registry.db');
-      expect(await query(registry, 'SELECT COUNT(*) AS n FROM sessions')).toEqual([{ n: PER_INSTANCE }]);
+      const stored = leases ? 2 * PER_INSTANCE : PER_INSTANCE;
+      expect(await query(registry, 'SELECT COUNT(*) AS n FROM sessions')).toEqual([{ n: stored }]);
       expect(await query(registry, 'SELECT COUNT(*) AS n FROM credit_ledger')).toEqual([{ n: 0 }]);
       expect(await query(registry, 'SELECT COUNT(*) AS n FROM credit_account')).toEqual([{ n: 0 }]);
     }
