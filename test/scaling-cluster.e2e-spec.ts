@@ -180,6 +180,14 @@ describe('tenant ownership: gateways sharing DATA_DIR through Redis leases', () 
     expect(fb).toMatchObject({ member: memberOf(b), ownedTenants: 0, hostedClients: 0 });
     expect(fb.forwardedClients).toBeGreaterThanOrEqual(2);
     expect(fa.hostedClients).toBe(fb.forwardedClients);
+    const metric = async (gw: GatewayProcess, name: string) => {
+      const text = await (await fetch(`${gw.url}/metrics`)).text();
+      return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    };
+    expect(await metric(a, 'diminuendo_tenants_owned')).toBe(1);
+    expect(await metric(b, 'diminuendo_tenants_owned')).toBe(0);
+    expect(await metric(b, 'diminuendo_forwarded_clients')).toBe(fb.forwardedClients);
+    expect(await metric(a, 'diminuendo_hosted_clients')).toBe(fa.hostedClients);
   });
 
   it('bad input from a forwarded client gets the protocol error and the connection survives', async () => {

@@ -69,7 +69,7 @@ describe.each([
     };
     // Separate DATA_DIRs (startGateway makes one each), or one shared one with leases in Redis; started
     // at once: they race to migrate.
-    const shared = leases
+    const shared: Record<string, string> = leases
       ? { DATA_DIR: tempDataDir(), REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix }
       : {};
     gws = await Promise.all([1, 2].map(() => startGateway({ ...env, ...shared })));

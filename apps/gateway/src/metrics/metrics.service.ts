@@ -8,6 +8,9 @@ import { Connection } from '../connection/connection';
 import { ConnectionRegistry } from '../connection/connection-registry';
 import { EventPublisher } from '../events/event-publisher';
 import { SessionRuntime } from '../sessions/session-runtime.service';
+import { Forwarder } from '../cluster/forwarder.service';
+import { TenantLeases } from '../cluster/tenant-leases';
+import { RemoteHost } from '../connection/remote-host.service';
 
 /**
  * Prometheus metrics (prom-client): connections, sessions by state, events published and persisted,
@@ -25,6 +28,9 @@ export class MetricsService implements OnModuleInit {
     private readonly store: SessionStore,
     private readonly podium: PodiumClient,
     private readonly auth: AuthService,
+    private readonly leases: TenantLeases,
+    private readonly forwarder: Forwarder,
+    private readonly remotes: RemoteHost,
   ) {}
 
   onModuleInit(): void {
@@ -52,6 +58,33 @@ export class MetricsService implements OnModuleInit {
         for (const s of SESSION_STATES) this.set({ state: s }, counts[s]);
       },
     });
+    if (this.leases.enabled) {
+      const { leases, forwarder, remotes } = this;
+      new Gauge({
+        name: 'diminuendo_tenants_owned',
+        help: 'Tenants whose lease this instance holds (lease mode)',
+        registers: [r],
+        collect() {
+          this.set(leases.heldTenants().length);
+        },
+      });
+      new Gauge({
+        name: 'diminuendo_forwarded_clients',
+        help: 'Clients connected here whose tenant is owned by another instance (lease mode)',
+        registers: [r],
+        collect() {
+          this.set(forwarder.count);
+        },
+      });
+      new Gauge({
+        name: 'diminuendo_hosted_clients',
+        help: 'Clients of other instances hosted here as owner (lease mode; also in ws_connections)',
+        registers: [r],
+        collect() {
+          this.set(remotes.count);
+        },
+      });
+    }
     new Gauge({
       name: 'diminuendo_db_write_queue_depth',
       help: 'Commands buffered in the batched writer',
