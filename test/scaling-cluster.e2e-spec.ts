@@ -230,6 +230,28 @@ describe('tenant ownership: gateways sharing DATA_DIR through Redis leases', () 
     expect(local.headers.get('x-diminuendo-served-by')).toBeNull();
   });
 
+  it('a lost link to Redis resets forwarded clients (1012); reconnected, they continue with nothing missing', async () => {
+    const onB = await connect(b);
+    const snap = await onB.request<any>({ type: 'join_session', sessionId });
+    // Kill B's inbox subscription, as Redis does to a subscriber over its output buffer limit.
+    const list = (await redis.client('LIST')) as string;
+    const line = list.split('\n').find((l) => l.includes(`name=${prefix}:${memberOf(b)}:sub`));
+    const id = line && /\bid=(\d+)/.exec(line)?.[1];
+    expect(id).toBeDefined();
+    await redis.client('KILL', 'ID', id!);
+    expect((await onB.closed).code).toBe(1012);
+    await eventually(() => b.output.some((l) => l.includes('cluster bus reconnected')), 5000, 'reset log');
+    // The client reconnects to B, is forwarded again and replays from where it was.
+    const again = await connect(b);
+    const replay = await again.request<any>({ type: 'join_session', sessionId, afterSeq: 0 });
+    expect(replay.lastSeq).toBeGreaterThanOrEqual(snap.lastSeq);
+    const page = await again.request<any>({ type: 'get_events', sessionId, afterSeq: 0, limit: 1000 });
+    const seqs = page.events.map((e: any) => e.seq);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(seqs[seqs.length - 1]).toBe(replay.lastSeq);
+    expect((await again.request<any>({ type: 'list_sessions' })).type).toBe('session_list');
+  });
+
   let maxSeqSeen = 0;
   let c: GatewayProcess;
 

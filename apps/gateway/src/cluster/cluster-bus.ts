@@ -49,8 +49,16 @@ export class ClusterBus implements OnApplicationShutdown {
       enableOfflineQueue: true,
       retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
     };
-    this.commands = new Redis(config.redisUrl, { ...options, commandTimeout: 2000 });
-    this.subscriber = new Redis(config.redisUrl, options);
+    // Named, so `CLIENT LIST` shows which instance each connection belongs to.
+    this.commands = new Redis(config.redisUrl, {
+      ...options,
+      commandTimeout: 2000,
+      connectionName: `${config.keyPrefix}:${this.member}:cmd`,
+    });
+    this.subscriber = new Redis(config.redisUrl, {
+      ...options,
+      connectionName: `${config.keyPrefix}:${this.member}:sub`,
+    });
     for (const client of [this.commands, this.subscriber]) {
       client.on('error', (err: Error) => {
         if (err.message === this.lastError) return;
