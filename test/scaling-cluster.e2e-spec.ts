@@ -9,7 +9,7 @@ import {
 } from './support/gateway-process';
 import { JwksServer } from './support/jwks-server';
 import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
-import { TEST_REDIS_URL, uniqueName } from './support/services';
+import { deleteRedisKeys, TEST_REDIS_URL, uniqueName } from './support/services';
 
 type Ev = SessionEvent & { requestId?: string };
 
@@ -32,6 +32,31 @@ async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 1
   }
 }
 
+/** Every stored event of a session, page by page through `get_events`. */
+async function storedEvents(c: DiminuendoClient, sessionId: string): Promise<any[]> {
+  const stored: any[] = [];
+  let afterSeq = 0;
+  for (;;) {
+    const page = await c.request<any>({ type: 'get_events', sessionId, afterSeq, limit: 500 });
+    stored.push(...page.events);
+    if (!page.hasMore) return stored;
+    afterSeq = page.events[page.events.length - 1].seq;
+  }
+}
+
+/** A gateway in lease mode on the test Redis, talking to the simulator (dev auth unless `extra` says). */
+function leaseEnv(sim: SimProcess, prefix: string, extra: Record<string, string>): Record<string, string> {
+  return {
+    NODE_ENV: 'development',
+    PODIUM_URL: sim.url,
+    PODIUM_API_KEY: SIM_KEY,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: prefix,
+    LEASE_TTL_MS: String(LEASE_TTL_MS),
+    ...extra,
+  };
+}
+
 /** The bus member name a gateway logged at start. */
 function memberOf(gw: GatewayProcess): string {
   const line = gw.output.find((l) => l.includes('cluster member '));
@@ -52,19 +77,15 @@ describe('tenant ownership: gateways sharing DATA_DIR through Redis leases', () 
   const prefix = uniqueName('e2e_cluster');
   const gws: GatewayProcess[] = [];
   const clients: DiminuendoClient[] = [];
-  const env = () => ({
-    NODE_ENV: 'development',
-    DATA_DIR: dataDir,
-    PODIUM_URL: sim.url,
-    PODIUM_API_KEY: SIM_KEY,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: prefix,
-    LEASE_TTL_MS: String(LEASE_TTL_MS),
-    DB_WRITE_BATCH_MS: '20',
-    HEARTBEAT_INTERVAL_MS: '60000',
-  });
   const start = async (name: string) => {
-    const gw = await startGateway({ ...env(), INSTANCE_ID: name });
+    const gw = await startGateway(
+      leaseEnv(sim, prefix, {
+        DATA_DIR: dataDir,
+        DB_WRITE_BATCH_MS: '20',
+        HEARTBEAT_INTERVAL_MS: '60000',
+        INSTANCE_ID: name,
+      }),
+    );
     gws.push(gw);
     return gw;
   };
@@ -87,8 +108,7 @@ describe('tenant ownership: gateways sharing DATA_DIR through Redis leases', () 
     for (const c of clients) c.socket.terminate();
     await Promise.all(gws.map((g) => g.stop('SIGKILL')));
     await sim?.stop();
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
+    await deleteRedisKeys(prefix, redis);
     await redis.quit();
   });
 
@@ -290,14 +310,7 @@ describe('tenant ownership: gateways sharing DATA_DIR through Redis leases', () 
     expect(done.seq).toBeGreaterThan(next.seq);
 
     // The stored stream has unique, increasing seq across both owners.
-    const stored: any[] = [];
-    let afterSeq = 0;
-    for (;;) {
-      const page = await again.request<any>({ type: 'get_events', sessionId, afterSeq, limit: 500 });
-      stored.push(...page.events);
-      if (!page.hasMore) break;
-      afterSeq = page.events[page.events.length - 1].seq;
-    }
+    const stored = await storedEvents(again, sessionId);
     const seqs = stored.map((e) => e.seq);
     expect(new Set(seqs).size).toBe(seqs.length);
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1]);
@@ -344,19 +357,15 @@ describe('tenant ownership: a paused owner is fenced', () => {
     const dataDir = tempDataDir('dim-fence-');
     for (const name of ['gw-p', 'gw-q']) {
       gws.push(
-        await startGateway({
-          NODE_ENV: 'development',
-          DATA_DIR: dataDir,
-          PODIUM_URL: sim.url,
-          PODIUM_API_KEY: SIM_KEY,
-          PODIUM_RECONNECT_BASE_MS: '50',
-          PODIUM_RECONNECT_ATTEMPTS: '2',
-          REDIS_URL: TEST_REDIS_URL,
-          REDIS_KEY_PREFIX: prefix,
-          LEASE_TTL_MS: String(LEASE_TTL_MS),
-          DB_WRITE_BATCH_MS: '20',
-          INSTANCE_ID: name,
-        }),
+        await startGateway(
+          leaseEnv(sim, prefix, {
+            DATA_DIR: dataDir,
+            PODIUM_RECONNECT_BASE_MS: '50',
+            PODIUM_RECONNECT_ATTEMPTS: '2',
+            DB_WRITE_BATCH_MS: '20',
+            INSTANCE_ID: name,
+          }),
+        ),
       );
     }
   });
@@ -367,8 +376,7 @@ describe('tenant ownership: a paused owner is fenced', () => {
       await g.stop('SIGKILL');
     }
     await sim?.stop();
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
+    await deleteRedisKeys(prefix, redis);
     await redis.quit();
   });
 
@@ -408,14 +416,7 @@ describe('tenant ownership: a paused owner is fenced', () => {
     );
     await new Promise((r) => setTimeout(r, 500));
 
-    const stored: any[] = [];
-    let afterSeq = 0;
-    for (;;) {
-      const page = await onQ.request<any>({ type: 'get_events', sessionId, afterSeq, limit: 1000 });
-      stored.push(...page.events);
-      if (!page.hasMore) break;
-      afterSeq = page.events[page.events.length - 1].seq;
-    }
+    const stored = await storedEvents(onQ, sessionId);
     const seqs = stored.map((e) => e.seq);
     expect(new Set(seqs).size).toBe(seqs.length);
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1]);
@@ -480,21 +481,18 @@ describe('tenant ownership: tenants, roles and limits across instances (producti
     const dataDir = tempDataDir('dim-tenants-');
     for (const name of ['gw-x', 'gw-y']) {
       gws.push(
-        await startGateway({
-          NODE_ENV: 'production',
-          AUTH_URL: jwks.url,
-          AUTH_AUDIENCE: 'diminuendo-api',
-          AUTH_ROLES_CLAIM: ROLES_CLAIM,
-          DATA_DIR: dataDir,
-          PODIUM_URL: sim.url,
-          PODIUM_API_KEY: SIM_KEY,
-          REDIS_URL: TEST_REDIS_URL,
-          REDIS_KEY_PREFIX: prefix,
-          LEASE_TTL_MS: String(LEASE_TTL_MS),
-          WS_RATE_LIMIT_MAX: '20',
-          WS_RATE_LIMIT_WINDOW_MS: '60000',
-          INSTANCE_ID: name,
-        }),
+        await startGateway(
+          leaseEnv(sim, prefix, {
+            NODE_ENV: 'production',
+            AUTH_URL: jwks.url,
+            AUTH_AUDIENCE: 'diminuendo-api',
+            AUTH_ROLES_CLAIM: ROLES_CLAIM,
+            DATA_DIR: dataDir,
+            WS_RATE_LIMIT_MAX: '20',
+            WS_RATE_LIMIT_WINDOW_MS: '60000',
+            INSTANCE_ID: name,
+          }),
+        ),
       );
     }
   });
@@ -503,8 +501,7 @@ describe('tenant ownership: tenants, roles and limits across instances (producti
     await Promise.all(gws.map((g) => g.stop('SIGKILL')));
     await sim?.stop();
     await jwks?.stop();
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
+    await deleteRedisKeys(prefix, redis);
     await redis.quit();
   });
 
@@ -570,25 +567,13 @@ describe('tenant ownership: a killed owner with no client anywhere', () => {
     redis = new Redis(TEST_REDIS_URL);
     const dataDir = tempDataDir('dim-sweep-');
     for (const name of ['gw-s1', 'gw-s2']) {
-      gws.push(
-        await startGateway({
-          NODE_ENV: 'development',
-          DATA_DIR: dataDir,
-          PODIUM_URL: sim.url,
-          PODIUM_API_KEY: SIM_KEY,
-          REDIS_URL: TEST_REDIS_URL,
-          REDIS_KEY_PREFIX: prefix,
-          LEASE_TTL_MS: String(LEASE_TTL_MS),
-          INSTANCE_ID: name,
-        }),
-      );
+      gws.push(await startGateway(leaseEnv(sim, prefix, { DATA_DIR: dataDir, INSTANCE_ID: name })));
     }
   });
   afterAll(async () => {
     await Promise.all(gws.map((g) => g.stop('SIGKILL')));
     await sim?.stop();
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
+    await deleteRedisKeys(prefix, redis);
     await redis.quit();
   });
 
@@ -630,24 +615,19 @@ describe('tenant ownership: idle release', () => {
   beforeAll(async () => {
     sim = await startPodiumSim();
     redis = new Redis(TEST_REDIS_URL);
-    gw = await startGateway({
-      NODE_ENV: 'development',
-      PODIUM_URL: sim.url,
-      PODIUM_API_KEY: SIM_KEY,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: prefix,
-      LEASE_TTL_MS: String(LEASE_TTL_MS),
-      LEASE_IDLE_RELEASE_MS: '1000',
-      SESSION_IDLE_TIMEOUT_MS: '1000',
-      SESSION_REAPER_INTERVAL_MS: '200',
-      INSTANCE_ID: 'gw-idle',
-    });
+    gw = await startGateway(
+      leaseEnv(sim, prefix, {
+        LEASE_IDLE_RELEASE_MS: '1000',
+        SESSION_IDLE_TIMEOUT_MS: '1000',
+        SESSION_REAPER_INTERVAL_MS: '200',
+        INSTANCE_ID: 'gw-idle',
+      }),
+    );
   });
   afterAll(async () => {
     await gw?.stop('SIGKILL');
     await sim?.stop();
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
+    await deleteRedisKeys(prefix, redis);
     await redis.quit();
   });
 

@@ -1,12 +1,11 @@
 import { join } from 'node:path';
-import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { DiminuendoClient, ProtocolError } from '@app/client';
 import { adminClient, eventually } from './support/admin-http';
 import { startGateway, tempDataDir, type GatewayProcess } from './support/gateway-process';
 import { JwksServer } from './support/jwks-server';
 import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
-import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './support/services';
+import { deleteRedisKeys, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './support/services';
 import { query } from './support/sqlite';
 
 const AUDIENCE = 'diminuendo-api';
@@ -80,12 +79,7 @@ describe.each([
     await Promise.all(gws.map((g) => g.stop()));
     await sim?.stop();
     await jwks?.stop();
-    if (leases) {
-      const redis = new Redis(TEST_REDIS_URL);
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length) await redis.del(...keys);
-      await redis.quit();
-    }
+    if (leases) await deleteRedisKeys(prefix);
     if (pg?.isInitialized) {
       await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await pg.destroy();

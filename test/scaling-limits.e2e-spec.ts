@@ -1,8 +1,7 @@
-import Redis from 'ioredis';
 import { attemptAuth, type AuthAttempt } from './support/auth-attempt';
 import { startGateway, type GatewayProcess } from './support/gateway-process';
 import { JwksServer } from './support/jwks-server';
-import { TEST_REDIS_URL, uniqueName } from './support/services';
+import { deleteRedisKeys, TEST_REDIS_URL, uniqueName } from './support/services';
 
 const AUDIENCE = 'diminuendo-api';
 const MAX = 4;
@@ -35,10 +34,7 @@ describe('shared auth limiter: three gateway processes, one Redis (docs/scaling.
   afterAll(async () => {
     await Promise.all(gws.map((g) => g.stop()));
     await jwks?.stop();
-    const redis = new Redis(TEST_REDIS_URL);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
+    await deleteRedisKeys(prefix);
   });
 
   const attempt = (gw: GatewayProcess, token: string, localAddress: string): Promise<Attempt> =>

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
 
 /**
  * The shared services the scale-out tests talk to: the machine's Redis and PostgreSQL (.ci/run starts
@@ -11,4 +12,15 @@ export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || 'postgres://po
 /** A name unique to this run, usable as a Redis key prefix or a PostgreSQL identifier. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+}
+
+/** Deletes every key a test wrote under its prefix (`<prefix>:*`). */
+export async function deleteRedisKeys(prefix: string, redis?: Redis): Promise<void> {
+  const client = redis ?? new Redis(TEST_REDIS_URL);
+  try {
+    const keys = await client.keys(`${prefix}:*`);
+    if (keys.length) await client.del(...keys);
+  } finally {
+    if (!redis) await client.quit();
+  }
 }

@@ -29,6 +29,11 @@ export const CurrentIdentity = createParamDecorator(
 
 const PassportJwtGuard = AuthGuard('jwt');
 
+/** The credential of an `Authorization: Bearer <credential>` header, if any. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+}
+
 /**
  * HTTP authentication: `Authorization: Bearer <jwt>` through passport-jwt, or an API key; in dev mode a
  * request without a credential acts as the dev identity. 401 without valid credentials, 403 without
@@ -46,8 +51,7 @@ export class HttpAuthGuard extends PassportJwtGuard implements CanActivate {
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest();
-    const header: string | undefined = req.headers.authorization;
-    const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    const bearer = bearerToken(req.headers.authorization);
     if (!bearer && this.config.devMode) {
       req.user = DEV_IDENTITY;
     } else if (bearer?.startsWith(API_KEY_PREFIX)) {

@@ -79,20 +79,26 @@ export function packDeliveries(from: string, queue: Delivery[]): string {
     }
   }
   const lists: string[][] = [];
-  const listIndex = new Map<string, number>();
   const ops: OutOp[] = order.map((o) => {
     if (o.kind === 'x') return o.op;
     const g = groups[o.group];
-    const key = g.ids.join(' ');
-    let i = listIndex.get(key);
-    if (i === undefined) {
-      i = lists.length;
-      lists.push(g.ids);
-      listIndex.set(key, i);
-    }
+    let i = listIndexOf(lists, g.ids);
+    if (i < 0) i = lists.push(g.ids) - 1;
     return ['f', i, g.ephemeral ? 1 : 0, g.frame.length];
   });
   return encode({ k: 'out', from, lists, ops }, groups.map((g) => g.frame).join(''));
+}
+
+/**
+ * The index of an equal recipient list, newest first (a stream to the same viewers matches the last
+ * one at once). Compared element by element: no key string is built per frame.
+ */
+function listIndexOf(lists: string[][], ids: string[]): number {
+  for (let i = lists.length - 1; i >= 0; i--) {
+    const l = lists[i];
+    if (l.length === ids.length && l.every((id, k) => id === ids[k])) return i;
+  }
+  return -1;
 }
 
 /** Walks an `out` message's operations with their frames. */

@@ -42,10 +42,7 @@ export class Forwarder extends TenantRouter implements OnModuleInit, OnModuleDes
           for (const id of op.ids) mine(id)?.sendFrame(op.frame, op.ephemeral);
         } else {
           const conn = mine(op.conn);
-          if (!conn) continue;
-          this.forwarded.delete(op.conn);
-          conn.forward = undefined;
-          conn.close(op.code, op.reason);
+          if (conn) this.drop(conn, op.code, op.reason);
         }
       }
     });
@@ -120,11 +117,15 @@ export class Forwarder extends TenantRouter implements OnModuleInit, OnModuleDes
   }
 
   private dropAll(which: (c: Connection) => boolean, reason: string): void {
-    for (const [id, conn] of this.forwarded) {
-      if (!which(conn)) continue;
-      this.forwarded.delete(id);
-      conn.forward = undefined;
-      conn.close(CloseCode.SERVICE_RESTART, reason);
+    for (const conn of [...this.forwarded.values()]) {
+      if (which(conn)) this.drop(conn, CloseCode.SERVICE_RESTART, reason);
     }
+  }
+
+  /** Closes a forwarded client here; nothing is sent to its owner (which closed it or is gone). */
+  private drop(conn: Connection, code: number, reason: string): void {
+    this.forwarded.delete(conn.id);
+    conn.forward = undefined;
+    conn.close(code, reason);
   }
 }

@@ -63,21 +63,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     const ip = this.origins.clientIp(req.headers, req.socket.remoteAddress);
     const negotiated = negotiateProtocolVersion(req.url);
     const log = this.logger.logger.child({ connId: id });
-    const conn = new Connection(
-      id,
-      socket,
-      ip,
-      negotiated ?? PROTOCOL_VERSION,
-      log,
-      { max: this.app.ws.rateLimitMax, windowMs: this.app.ws.rateLimitWindowMs },
-      {
-        skipBytes: this.app.ws.backpressureSkipBytes,
-        closeBytes: this.app.ws.backpressureCloseBytes,
-        stallMs: this.app.ws.backpressureStallMs,
-      },
-    );
-    this.registry.add(conn);
-    socket.on('pong', () => (conn.missedPongs = 0));
+    const conn = this.register(id, socket, ip, negotiated ?? PROTOCOL_VERSION, log);
     log.info({ ip }, 'connection opened');
 
     const devMode = this.auth.devMode;
@@ -136,12 +122,31 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
    * so no handshake frames and no token here; it joins the tenant topic like a local client.
    */
   private openRemote(socket: RemoteSocket): Connection {
-    const conn = new Connection(
+    const conn = this.register(
       socket.connId,
       socket as unknown as WebSocket,
       socket.ip,
       socket.protocolVersion,
       this.logger.logger.child({ connId: socket.connId, via: socket.member }),
+    );
+    this.bindHere(conn, socket.identity);
+    return conn;
+  }
+
+  /** A Connection with this gateway's limits, registered and answering pongs. */
+  private register(
+    id: string,
+    socket: WebSocket,
+    ip: string,
+    protocolVersion: number,
+    log: Connection['log'],
+  ): Connection {
+    const conn = new Connection(
+      id,
+      socket,
+      ip,
+      protocolVersion,
+      log,
       { max: this.app.ws.rateLimitMax, windowMs: this.app.ws.rateLimitWindowMs },
       {
         skipBytes: this.app.ws.backpressureSkipBytes,
@@ -151,7 +156,6 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     );
     this.registry.add(conn);
     socket.on('pong', () => (conn.missedPongs = 0));
-    this.bindHere(conn, socket.identity);
     return conn;
   }
 

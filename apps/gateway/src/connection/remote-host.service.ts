@@ -43,12 +43,7 @@ export class RemoteHost implements OnModuleInit, OnModuleDestroy {
       const key = `${h.from}/${h.c}`;
       if (this.sockets.has(key)) return;
       if (this.lifecycle.draining || !this.ws.server || !this.leases.holds(h.id.tenantId)) {
-        this.bus.deliver(h.from, {
-          kind: 'close',
-          conn: h.c,
-          code: CloseCode.SERVICE_RESTART,
-          reason: 'tenant not served here',
-        });
+        this.refuse(h.from, h.c, 'tenant not served here');
         return;
       }
       const socket = new RemoteSocket(this.bus, h.from, h.c, h.id, h.ip, h.v);
@@ -60,14 +55,14 @@ export class RemoteHost implements OnModuleInit, OnModuleDestroy {
     this.bus.on('msg', (h, body) => {
       const socket = this.sockets.get(`${h.from}/${h.c}`);
       if (socket) socket.emit('message', Buffer.from(body, 'utf8'), false);
-      else this.unknown(h.from, h.c);
+      else this.refuse(h.from, h.c, 'not hosted here; reconnect');
     });
     this.bus.on('ident', (h) => {
       if (h.k !== 'ident') return;
       const socket = this.sockets.get(`${h.from}/${h.c}`);
       const conn = socket && this.registry.of(socket as never);
       if (conn) this.connections.rebindRemote(conn, h.id);
-      else this.unknown(h.from, h.c);
+      else this.refuse(h.from, h.c, 'not hosted here; reconnect');
     });
     this.bus.on('close', (h) => this.sockets.get(`${h.from}/${h.c}`)?.remoteClosed());
     this.timer = setInterval(() => void this.dropDeparted(), this.config.renewMs);
@@ -80,14 +75,9 @@ export class RemoteHost implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /** A message for a client this instance does not host (dropped meanwhile): tell its instance. */
-  private unknown(member: string, connId: string): void {
-    this.bus.deliver(member, {
-      kind: 'close',
-      conn: connId,
-      code: CloseCode.SERVICE_RESTART,
-      reason: 'not hosted here; reconnect',
-    });
+  /** A client this instance does not (or no longer) host: its instance closes it with 1012. */
+  private refuse(member: string, connId: string, reason: string): void {
+    this.bus.deliver(member, { kind: 'close', conn: connId, code: CloseCode.SERVICE_RESTART, reason });
   }
 
   onModuleDestroy(): void {

@@ -343,15 +343,16 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
 
   /** Deactivates every live session of a tenant here (its lease is being released). */
   async deactivateTenant(tenantId: string, reason: string): Promise<void> {
-    const mine = [...this.active.values()].filter((a) => a.tenantId === tenantId);
-    await Promise.allSettled(mine.map((a) => this.deactivate(a, reason)));
+    await Promise.allSettled(this.sessionsOf(tenantId).map((a) => this.deactivate(a, reason)));
   }
 
   /** Live sessions of a tenant here. */
   liveCount(tenantId: string): number {
-    let n = 0;
-    for (const a of this.active.values()) if (a.tenantId === tenantId) n++;
-    return n;
+    return this.sessionsOf(tenantId).length;
+  }
+
+  private sessionsOf(tenantId: string): ActiveSession[] {
+    return [...this.active.values()].filter((a) => a.tenantId === tenantId);
   }
 
   /**
@@ -360,7 +361,7 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
    * and close their databases.
    */
   async abandonTenant(tenantId: string): Promise<number> {
-    const mine = [...this.active.values()].filter((a) => a.tenantId === tenantId);
+    const mine = this.sessionsOf(tenantId);
     for (const active of mine) {
       this.active.delete(active.sessionId);
       if (active.turn?.stallTimer) clearTimeout(active.turn.stallTimer);
@@ -379,9 +380,9 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
    * At start, in the background: every session persisted in a state other than `inactive` belongs to
    * a process that is gone; reset it to inactive, stop its instance best effort, release its credits.
    */
-  private async recoverStaleSessions(tenantIds?: TenantId[]): Promise<{ tenants: number; sessions: number }> {
+  private async recoverStaleSessions(): Promise<{ tenants: number; sessions: number }> {
     const started = Date.now();
-    const tenants = tenantIds ?? (await this.registry.listTenants());
+    const tenants = await this.registry.listTenants();
     let sessions = 0;
     let failures = 0;
     const queue = [...tenants];

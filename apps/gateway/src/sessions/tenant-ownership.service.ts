@@ -114,17 +114,14 @@ export class TenantOwnership implements OnModuleInit, OnApplicationBootstrap, On
     }
   }
 
-  private busyTenants(): Set<string> {
-    const busy = new Set<string>();
-    for (const conn of this.connections.values()) if (conn.tenantId && !conn.forward) busy.add(conn.tenantId);
-    return busy;
-  }
-
   private async releaseIdleTenants(): Promise<void> {
     const now = Date.now();
+    // One pass over the connections per tick; a client arriving later is closed by the release itself.
+    const busy = new Set<string>();
+    for (const conn of this.connections.values()) if (conn.tenantId && !conn.forward) busy.add(conn.tenantId);
     for (const t of this.leases.heldTenants()) {
       if (!this.leases.holds(t)) continue; // still being taken over, or already on its way out
-      if (this.busyTenants().has(t) || this.runtime.liveCount(t) > 0) {
+      if (busy.has(t) || this.runtime.liveCount(t) > 0) {
         this.idleSince.delete(t);
         continue;
       }

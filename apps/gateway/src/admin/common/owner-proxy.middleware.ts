@@ -1,6 +1,6 @@
 import { Injectable, Logger, type NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { API_KEY_PREFIX, AuthService } from '@app/auth';
+import { API_KEY_PREFIX, AuthService, bearerToken } from '@app/auth';
 import { TenantLeases } from '../../cluster/tenant-leases';
 
 /** Marks a request sent on by another instance: served only where the tenant lives. */
@@ -90,8 +90,7 @@ export class OwnerProxyMiddleware implements NestMiddleware {
   }
 
   private async tenantOf(req: Request): Promise<string | undefined> {
-    const header = req.headers.authorization;
-    const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    const bearer = bearerToken(req.headers.authorization);
     if (this.auth.devMode && (!bearer || !bearer.startsWith(API_KEY_PREFIX))) return 'dev';
     if (!bearer) return undefined;
     try {
