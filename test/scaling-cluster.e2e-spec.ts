@@ -323,11 +323,10 @@ describe('tenant ownership: gateways sharing DATA_DIR through Redis leases', () 
     const other = owner === b ? c : b;
     const onOther = await connect(other);
     await onOther.request({ type: 'list_sessions' });
-    const stoppedAt = Date.now();
     expect(await owner.stop('SIGTERM')).toBe(0);
-    // Released, not left to expire: free, or already taken by the survivor.
+    // Released, not left to expire: free, or already taken by the survivor; the owner deleted it itself.
     expect([null, memberOf(other)]).toContain(await leaseHolder());
-    expect(Date.now() - stoppedAt).toBeLessThan(LEASE_TTL_MS * 10);
+    expect(owner.output.join('\n')).toContain('released tenant dev');
     expect(owner.output.join('\n')).toContain('shutdown: release tenant leases done');
     // Its forwarded client was told, and the next connection is served by the survivor.
     // 1001 after server_shutdown; 1012 if its instance noticed the owner gone first: both say reconnect.
