@@ -63,7 +63,8 @@ const rows: Row[] = [
         type: 'turn_error',
         sessionId: 's-1',
         turnId: 't-ctx',
-        code: 'OVERLOADED',
+        code: 'UPSTREAM_ERROR',
+        detail: 'OVERLOADED',
         message: 'model overloaded',
       },
     ],
@@ -510,6 +511,19 @@ describe('mapPodiumEvent — turn end details', () => {
     ]);
   });
 
+  it('keeps documented codes in any spelling and turns every other code into UPSTREAM_ERROR with detail', () => {
+    const codeOf = (code: string) =>
+      mapPodiumEvent(ctx, { messageType: 'error', content: { code, message: 'x' } })[0].event;
+    expect(codeOf('agent_unavailable')).toMatchObject({ code: 'AGENT_UNAVAILABLE' });
+    expect(codeOf('upstream.stalled')).not.toHaveProperty('detail');
+    expect(codeOf('upstream.stalled')).toMatchObject({ code: 'UPSTREAM_STALLED' });
+    expect(codeOf('rateLimit')).toMatchObject({ code: 'UPSTREAM_ERROR', detail: 'rateLimit' });
+    expect(codeOf('SESSION_NOT_FOUND')).toMatchObject({
+      code: 'UPSTREAM_ERROR',
+      detail: 'SESSION_NOT_FOUND',
+    });
+  });
+
   it('defaults the error code and rejects code values that are not code-shaped', () => {
     expect(
       mapPodiumEvent(ctx, { messageType: 'error', content: { message: 'boom' } })[0].event,
@@ -522,9 +536,10 @@ describe('mapPodiumEvent — turn end details', () => {
         messageType: 'error',
         content: { code: 'has spaces and pod_secret', message: 'x' },
       })[0].event,
-    ).toMatchObject({
-      code: 'UPSTREAM_ERROR',
-    });
+    ).toEqual(expect.objectContaining({ code: 'UPSTREAM_ERROR' }));
+    expect(
+      mapPodiumEvent(ctx, { messageType: 'error', content: { code: 'has spaces', message: 'x' } })[0].event,
+    ).not.toHaveProperty('detail');
     expect(mapPodiumEvent(ctx, { messageType: 'error', content: {} })[0].event).toMatchObject({
       message: 'The agent reported an error',
     });

@@ -26,9 +26,11 @@ import type {
   SessionState,
   TerminalStreamEvent,
   ToolResultEvent,
+  TurnErrorCode,
   UnsequencedEvent,
   UsageUpdateEvent,
 } from '@app/protocol';
+import { TURN_ERROR_CODES } from '@app/protocol';
 import { isControlType } from './podium.envelopes';
 import { redactSecrets, sanitizeErrorMessage } from './sanitize';
 
@@ -192,8 +194,18 @@ const turnComplete: Row = ({ sessionId, turnId, content }) => {
   return { events, stopped: isStopped(content) };
 };
 
+/**
+ * An upstream error code as a documented turn_error code: one of TURN_ERROR_CODES (in any case or
+ * separator spelling), else `UPSTREAM_ERROR` with the agent's code (when well-formed) as `detail`.
+ */
+export function turnErrorCode(upstream: string | undefined): { code: TurnErrorCode; detail?: string } {
+  if (!upstream || !ERROR_CODE_SHAPE.test(upstream)) return { code: 'UPSTREAM_ERROR' };
+  const normal = upstream.replace(/[.:-]/g, '_').toUpperCase();
+  const known = (TURN_ERROR_CODES as readonly string[]).includes(normal);
+  return known ? { code: normal as TurnErrorCode } : { code: 'UPSTREAM_ERROR', detail: upstream };
+}
+
 const turnError: Row = ({ sessionId, turnId, content }) => {
-  const code = str(content.code);
   const raw =
     str(content.message) ??
     str(content.error) ??
@@ -203,7 +215,7 @@ const turnError: Row = ({ sessionId, turnId, content }) => {
       type: 'turn_error',
       sessionId,
       turnId,
-      code: code && ERROR_CODE_SHAPE.test(code) ? code : 'UPSTREAM_ERROR',
+      ...turnErrorCode(str(content.code)),
       message: sanitizeErrorMessage(raw ?? 'The agent reported an error') || 'The agent reported an error',
     },
   ];

@@ -129,10 +129,27 @@ export interface TurnCompleteEvent extends InTurn {
   type: 'turn_complete';
   finalText: string;
 }
+/**
+ * The codes a `turn_error` carries. The gateway's own: the agent could not be reached or was lost
+ * (`AGENT_UNAVAILABLE`), sent nothing for too long (`UPSTREAM_STALLED`), or the session was deactivated
+ * under the turn (`SESSION_DEACTIVATED`). An error the agent reports is `UPSTREAM_ERROR` unless its code
+ * is one of these; the agent's own code is kept in `detail`.
+ */
+export const TURN_ERROR_CODES = [
+  'AGENT_UNAVAILABLE',
+  'UPSTREAM_STALLED',
+  'SESSION_DEACTIVATED',
+  'UPSTREAM_ERROR',
+  'INTERNAL_ERROR',
+] as const;
+export type TurnErrorCode = (typeof TURN_ERROR_CODES)[number];
+
 export interface TurnErrorEvent extends InTurn {
   type: 'turn_error';
-  code: string;
+  code: TurnErrorCode;
   message: string;
+  /** The code the agent reported, when it is not one of TURN_ERROR_CODES. */
+  detail?: string;
 }
 export interface TurnStoppedEvent extends InTurn {
   type: 'turn_stopped';
@@ -268,8 +285,12 @@ export interface UsageUpdateEvent extends InTurn {
   outputTokens: number;
   cacheReadTokens?: number;
   cacheWriteTokens?: number;
-  cost?: number;
+  /** What the turn was charged, in micro-credits (the unit of every balance and ledger entry). */
   credits?: number;
+  /** Same value as `credits`; an alias kept for clients written against protocol 1.0. */
+  cost?: number;
+  /** The charge in US dollars, when the upstream reports it. */
+  costUsd?: number;
 }
 
 // ── responses ───────────────────────────────────────────────────────────────

@@ -7,13 +7,14 @@ import {
   IsIn,
   IsInt,
   IsNotEmpty,
-  IsObject,
   IsOptional,
   IsString,
   Max,
   MaxLength,
   Min,
+  ValidateBy,
   ValidateIf,
+  type ValidationOptions,
 } from 'class-validator';
 import { ROLES, type Permission, type Role } from './roles';
 
@@ -21,6 +22,48 @@ export const MAX_ID_LENGTH = 128;
 export const MAX_NAME_LENGTH = 200;
 export const MAX_TEXT_BYTES = 512 * 1024;
 export const MAX_PATH_LENGTH = 4096;
+/** Bounds of `answer_question.answers` (questions answered in one message, choices per answer, chars per answer). */
+export const MAX_ANSWER_KEYS = 64;
+export const MAX_ANSWER_CHOICES = 64;
+export const MAX_ANSWER_CHARS = 16 * 1024;
+
+const isAnswerText = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_ANSWER_CHARS;
+
+/**
+ * `Record<questionId, string | string[]>` or one free-text string, with every dimension bounded.
+ * Checked one level deep only: a nested object is rejected where it stands, so a hostile structure
+ * (deep or wide) costs no more than reading its first level.
+ */
+export function isAnswers(value: unknown): value is Record<string, string | string[]> | string {
+  if (typeof value === 'string') return value.length <= MAX_TEXT_BYTES;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+  const keys = Object.keys(value);
+  if (keys.length > MAX_ANSWER_KEYS) return false;
+  for (const key of keys) {
+    if (key.length === 0 || key.length > MAX_ID_LENGTH) return false;
+    const answer = (value as Record<string, unknown>)[key];
+    if (isAnswerText(answer)) continue;
+    if (!Array.isArray(answer) || answer.length > MAX_ANSWER_CHOICES || !answer.every(isAnswerText))
+      return false;
+  }
+  return true;
+}
+
+function IsAnswers(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isAnswers',
+      validator: {
+        validate: (value) => isAnswers(value),
+        defaultMessage: () =>
+          `answers must be a string or an object of question id → string | string[] ` +
+          `(at most ${MAX_ANSWER_KEYS} answers, ${MAX_ANSWER_CHOICES} choices, ${MAX_ANSWER_CHARS} characters each)`,
+      },
+    },
+    options,
+  );
+}
 
 export abstract class ClientMessageBase {
   abstract readonly type: string;
@@ -149,8 +192,7 @@ export class AnswerQuestionMessage extends SessionScoped {
   // `requestId` (required here, see ClientMessageBase) names the pending question or permission.
   /** questionId → answer, or a single free-text answer. */
   @IsOptional()
-  @ValidateIf((_o, v) => typeof v !== 'string')
-  @IsObject()
+  @IsAnswers()
   answers?: Record<string, string | string[]> | string;
   @IsOptional()
   @IsBoolean()

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { AuthIdentity } from '@app/auth';
-import { CloseCode, type ClientMessage } from '@app/protocol';
+import { CloseCode } from '@app/protocol';
 import type { Connection } from '../connection/connection';
 import { ClusterBus } from './cluster-bus';
 import type { ClusterConfig } from './cluster.config';
@@ -84,10 +84,10 @@ export class Forwarder extends TenantRouter implements OnModuleInit, OnModuleDes
     return 'forwarded';
   }
 
-  forward(conn: Connection, message: ClientMessage): void {
+  forward(conn: Connection, frame: string): void {
     const owner = conn.forward?.owner;
     if (!owner) return;
-    this.bus.send(owner, { k: 'msg', from: this.bus.member, c: conn.id }, JSON.stringify(message));
+    this.bus.send(owner, { k: 'msg', from: this.bus.member, c: conn.id }, frame);
   }
 
   closed(conn: Connection): void {

@@ -1,5 +1,4 @@
 import type { AuthIdentity } from '@app/auth';
-import type { ClientMessage } from '@app/protocol';
 import type { Connection } from '../connection/connection';
 
 /**
@@ -9,8 +8,8 @@ import type { Connection } from '../connection/connection';
  */
 export abstract class TenantRouter {
   abstract route(conn: Connection, identity: AuthIdentity): Promise<'local' | 'forwarded'>;
-  /** A validated message of a forwarded connection, to its owner. */
-  abstract forward(conn: Connection, message: ClientMessage): void;
+  /** A validated frame of a forwarded connection, to its owner, exactly as the client sent it. */
+  abstract forward(conn: Connection, frame: string): void;
   /** The client's socket closed. */
   abstract closed(conn: Connection): void;
 }

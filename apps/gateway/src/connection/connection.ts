@@ -3,6 +3,7 @@ import type { Logger as PinoLogger } from 'pino';
 import type { AuthIdentity } from '@app/auth';
 import { SlidingWindow } from '@app/auth';
 import { CloseCode, type ErrorCode, type ServerEvent } from '@app/protocol';
+import { ReplyQueue } from './reply-queue';
 
 export interface SendLimits {
   /** Above this many buffered bytes, ephemeral frames are skipped for this socket. */
@@ -52,6 +53,8 @@ export class Connection {
   forward?: { owner: string };
   /** Set for a client of another instance hosted here: frames go back over the cluster bus. */
   private readonly relay?: { relayFrame(frame: string, ephemeral: boolean): void };
+  /** Answers to this connection's frames, in the order the frames arrived. */
+  readonly replies = new ReplyQueue((frame) => this.sendFrame(frame, false));
 
   constructor(
     readonly id: string,
@@ -80,10 +83,18 @@ export class Connection {
     return this.socket.readyState === 1 && !this.closing;
   }
 
-  /** Sends one server event, echoing `requestId` when the event answers a request. */
+  /**
+   * Sends one server event, echoing `requestId` when the event answers a request. Sent while a frame
+   * of this connection is being served, it is part of that frame's answer and leaves in frame order.
+   */
   send(event: ServerEvent | SerializedEvent, requestId?: string): void {
-    if (event instanceof SerializedEvent) this.sendFrame(withRequestId(event.frame, requestId), false);
-    else this.sendFrame(JSON.stringify(requestId === undefined ? event : { ...event, requestId }), false);
+    const frame =
+      event instanceof SerializedEvent
+        ? withRequestId(event.frame, requestId)
+        : JSON.stringify(requestId === undefined ? event : { ...event, requestId });
+    const reply = ReplyQueue.current(this.replies);
+    if (reply) this.replies.send(reply, frame);
+    else this.sendFrame(frame, false);
   }
 
   /** Observes every `error` sent (metrics by code). */
@@ -173,6 +184,7 @@ export class Connection {
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;
+    this.replies.clear();
     if (this.authDeadline) clearTimeout(this.authDeadline);
     if (this.stallTimer) clearTimeout(this.stallTimer);
     try {

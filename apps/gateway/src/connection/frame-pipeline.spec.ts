@@ -9,7 +9,10 @@ const open = () => 0;
 const frame = (value: unknown) =>
   Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8');
 
-function expectError(result: FrameResult, code: ErrorCode): Extract<FrameResult, { ok: false }> {
+function expectError(
+  result: FrameResult | ReturnType<FramePipeline['validate']>,
+  code: ErrorCode,
+): Extract<FrameResult, { ok: false }> {
   expect(result).toMatchObject({ ok: false, code });
   if (result.ok) throw new Error('unreachable');
   return result;
@@ -53,6 +56,52 @@ describe('FramePipeline transport outcomes (protocol.md §12.3, architecture.md 
       const msg = { type: 'run_turn', sessionId: 's1', text };
       expect(JSON.stringify(msg).length).toBeLessThan(1024);
       expectError(small.accept(frame(msg), false, open), 'MESSAGE_TOO_LARGE');
+    });
+  });
+
+  describe('requestId of frames answered without being parsed', () => {
+    it('is echoed on RATE_LIMITED, MESSAGE_TOO_LARGE and INVALID_JSON when it leads the frame', () => {
+      const limited = expectError(
+        pipeline.accept(frame({ requestId: 'r-1', type: 'ping' }), false, () => 40),
+        'RATE_LIMITED',
+      );
+      expect(limited).toMatchObject({ requestId: 'r-1', retryAfterMs: 40 });
+      const big = frame({ requestId: 'r-"2"', type: 'run_turn', text: 'x'.repeat(MB) });
+      expect(expectError(pipeline.accept(big, false, open), 'MESSAGE_TOO_LARGE').requestId).toBe('r-"2"');
+      const broken = frame('{"requestId":"r-3","type":"ping",');
+      expect(expectError(pipeline.accept(broken, false, open), 'INVALID_JSON').requestId).toBe('r-3');
+    });
+
+    it('is not taken from beyond the first KiB or when it is not a string', () => {
+      const late = frame({ type: 'ping', pad: 'x'.repeat(2000), requestId: 'late' });
+      expect(
+        expectError(
+          pipeline.accept(late, false, () => 1),
+          'RATE_LIMITED',
+        ).requestId,
+      ).toBeUndefined();
+      const numeric = frame('{"requestId":5,"type":"ping"}');
+      expect(
+        expectError(
+          pipeline.accept(numeric, false, () => 1),
+          'RATE_LIMITED',
+        ).requestId,
+      ).toBeUndefined();
+    });
+  });
+
+  describe('deep and wide structures', () => {
+    it('answers a 50,000-deep `answers` object with INVALID_MESSAGE and its requestId', () => {
+      const depth = 50_000;
+      const deep = `{"type":"answer_question","sessionId":"s1","requestId":"q-9","answers":${'{"a":'.repeat(depth)}"x"${'}'.repeat(depth)}}`;
+      const error = expectError(pipeline.accept(Buffer.from(deep), false, open), 'INVALID_MESSAGE');
+      expect(error.requestId).toBe('q-9');
+      expect(error.message).toContain('answers');
+    });
+
+    it('keeps the frame text of a valid message, to forward it as received', () => {
+      const text = '{"type":"ping", "clientTs": 5}';
+      expect(expectOk(pipeline.accept(Buffer.from(text), false, open)).text).toBe(text);
     });
   });
 
@@ -245,9 +294,17 @@ describe('FramePipeline transport outcomes (protocol.md §12.3, architecture.md 
 
     it('leaves nested __proto__ keys as inert data', () => {
       const text =
-        '{"type":"answer_question","sessionId":"s1","requestId":"q1","answers":{"__proto__":{"polluted":"yes"},"q1":"a"}}';
+        '{"type":"answer_question","sessionId":"s1","requestId":"q1","answers":{"__proto__":"yes","q1":"a"}}';
       const { message } = expectOk(pipeline.accept(frame(text), false, open));
       expect(message.type).toBe('answer_question');
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+
+    it('rejects a nested object under __proto__ like any other nested answer', () => {
+      const text =
+        '{"type":"answer_question","sessionId":"s1","requestId":"q1","answers":{"__proto__":{"polluted":"yes"}}}';
+      expect(expectError(pipeline.accept(frame(text), false, open), 'INVALID_MESSAGE').requestId).toBe('q1');
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     });
   });
 

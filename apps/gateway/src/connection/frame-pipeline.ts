@@ -3,8 +3,29 @@ import { getMetadataStorage, validateSync } from 'class-validator';
 import { CLIENT_MESSAGES, isClientMessageType, type ClientMessage, type ErrorCode } from '@app/protocol';
 
 export type FrameResult =
-  | { ok: true; message: ClientMessage }
+  | { ok: true; message: ClientMessage; /** the frame as received (forwarded as is) */ text: string }
   | { ok: false; code: ErrorCode; message: string; requestId?: string; retryAfterMs?: number };
+
+/** How much of a frame that is not parsed (too large, rate-limited, not JSON) is searched for its requestId. */
+export const REQUEST_ID_SCAN_BYTES = 1024;
+const REQUEST_ID_PATTERN = /"requestId"\s*:\s*("(?:[^"\\]|\\.){1,256}")/;
+
+/**
+ * The `requestId` of a frame that is answered without being parsed: looked for in its first KiB only, so
+ * an error costs the same whatever the frame holds. A client that puts `requestId` first (as the SDK
+ * does) always gets it back.
+ */
+export function requestIdHint(data: Buffer): string | undefined {
+  const head = data.subarray(0, REQUEST_ID_SCAN_BYTES).toString('utf8');
+  const m = REQUEST_ID_PATTERN.exec(head);
+  if (!m) return undefined;
+  try {
+    const id: unknown = JSON.parse(m[1]);
+    return typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 const declaredKeys = new Map<unknown, ReadonlySet<string>>();
 
@@ -28,23 +49,47 @@ export class FramePipeline {
 
   accept(data: Buffer, isBinary: boolean, rateWait: () => number): FrameResult {
     if (data.length > this.maxBytes) {
-      return { ok: false, code: 'MESSAGE_TOO_LARGE', message: `Message exceeds ${this.maxBytes} bytes` };
+      return {
+        ok: false,
+        code: 'MESSAGE_TOO_LARGE',
+        message: `Message exceeds ${this.maxBytes} bytes`,
+        requestId: requestIdHint(data),
+      };
     }
     const wait = rateWait();
     if (wait > 0)
-      return { ok: false, code: 'RATE_LIMITED', message: 'Too many messages; slow down', retryAfterMs: wait };
-    if (isBinary) return { ok: false, code: 'INVALID_MESSAGE', message: 'Binary frames are not accepted' };
+      return {
+        ok: false,
+        code: 'RATE_LIMITED',
+        message: 'Too many messages; slow down',
+        retryAfterMs: wait,
+        requestId: requestIdHint(data),
+      };
+    if (isBinary)
+      return {
+        ok: false,
+        code: 'INVALID_MESSAGE',
+        message: 'Binary frames are not accepted',
+        requestId: requestIdHint(data),
+      };
     if (!isUtf8(data)) return { ok: false, code: 'INVALID_JSON', message: 'Frame is not valid UTF-8' };
+    const text = data.toString('utf8');
     let parsed: unknown;
     try {
-      parsed = JSON.parse(data.toString('utf8'));
+      parsed = JSON.parse(text);
     } catch {
-      return { ok: false, code: 'INVALID_JSON', message: 'Frame is not valid JSON' };
+      return {
+        ok: false,
+        code: 'INVALID_JSON',
+        message: 'Frame is not valid JSON',
+        requestId: requestIdHint(data),
+      };
     }
-    return this.validate(parsed);
+    const result = this.validate(parsed);
+    return result.ok ? { ...result, text } : result;
   }
 
-  validate(parsed: unknown): FrameResult {
+  validate(parsed: unknown): { ok: true; message: ClientMessage } | Exclude<FrameResult, { ok: true }> {
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       return { ok: false, code: 'INVALID_MESSAGE', message: 'A message must be a JSON object' };
     }

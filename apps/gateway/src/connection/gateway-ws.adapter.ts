@@ -9,6 +9,7 @@ import type { WsServerRef } from './ws-server-ref';
 import type { Connection } from './connection';
 import type { ConnectionRegistry } from './connection-registry';
 import type { FramePipeline } from './frame-pipeline';
+import type { Reply } from './reply-queue';
 import type { UpgradePolicy } from './upgrade-policy';
 
 export interface GatewayWsAdapterOptions {
@@ -26,6 +27,19 @@ export interface GatewayWsAdapterOptions {
 
 /** Handled where the client is connected even when its tenant is owned elsewhere. */
 const LOCAL_TYPES: ReadonlySet<string> = new Set(['authenticate', 'ping']);
+
+/**
+ * Answered by the session stream (the requester's copy of a published event, or a join's snapshot and
+ * replay) rather than by a returned value: these start only once every earlier frame of the connection
+ * has been answered, so that what they send cannot overtake an earlier answer.
+ */
+const STREAM_ANSWERED: ReadonlySet<string> = new Set([
+  'join_session',
+  'run_turn',
+  'stop_turn',
+  'steer',
+  'answer_question',
+]);
 
 type Handlers = Map<string, MessageMappingProperties>;
 
@@ -76,9 +90,17 @@ export class GatewayWsAdapter extends WsAdapter {
       map = new Map();
       this.dispatch.set(client, map);
       const table = map;
-      client.on('message', (data: Buffer, isBinary: boolean) =>
-        this.onFrame(client, data, isBinary, table, transform),
-      );
+      client.on('message', (data: Buffer, isBinary: boolean) => {
+        // No frame may throw out of a socket listener (that would end the process): whatever escapes
+        // is logged and closes this one socket.
+        try {
+          this.onFrame(client, data, isBinary, table, transform);
+        } catch (err) {
+          const conn = this.opts.registry.of(client);
+          if (conn) this.opts.onInternalError(conn, err);
+          client.terminate();
+        }
+      });
     }
     for (const h of handlers) map.set(h.message as string, h);
   }
@@ -95,39 +117,77 @@ export class GatewayWsAdapter extends WsAdapter {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     // A hosted remote client was already rate-limited by its own instance.
     const result = this.opts.frames.accept(buf, isBinary, () => (conn.remote ? 0 : conn.rate.hit()));
+    const reply = conn.replies.begin();
     if (!result.ok) {
-      conn.sendError(
-        result.code,
-        result.message,
-        result.requestId,
-        result.retryAfterMs ? { retryAfterMs: result.retryAfterMs } : {},
+      conn.replies.run(reply, () =>
+        conn.sendError(
+          result.code,
+          result.message,
+          result.requestId,
+          result.retryAfterMs ? { retryAfterMs: result.retryAfterMs } : {},
+        ),
       );
+      conn.replies.end(reply);
       return;
     }
     const message: ClientMessage = result.message;
     if (conn.forward && !LOCAL_TYPES.has(message.type)) {
-      this.opts.router.forward(conn, message);
+      // The owner answers (its frames come back over the bus in order); the frame goes as it came,
+      // already validated here, never re-serialised.
+      conn.replies.end(reply);
+      this.opts.router.forward(conn, result.text);
       return;
     }
     const handler = handlers.get(message.type);
     if (!handler) {
-      conn.sendError('INVALID_MESSAGE', `Message type "${message.type}" is not handled`, message.requestId);
+      conn.replies.run(reply, () =>
+        conn.sendError('INVALID_MESSAGE', `Message type "${message.type}" is not handled`, message.requestId),
+      );
+      conn.replies.end(reply);
       return;
     }
-    let out: unknown;
-    try {
-      out = handler.callback(message, message.type);
-    } catch (err) {
-      this.opts.onInternalError(conn, err, message.requestId);
+    if (STREAM_ANSWERED.has(message.type) && !conn.replies.isHead(reply)) {
+      void reply.head().then(() => {
+        if (reply.ended) return; // the connection closed meanwhile
+        this.serve(conn, reply, message, handler, transform);
+      });
       return;
     }
-    const stream = transform(out);
-    if (!isObservable(stream)) return;
-    stream.subscribe({
-      next: (response) => {
-        if (response !== undefined && response !== null) conn.send(response as never, message.requestId);
-      },
-      error: (err: unknown) => this.opts.onInternalError(conn, err, message.requestId),
+    this.serve(conn, reply, message, handler, transform);
+  }
+
+  /** Runs the handler as part of `reply`; its returned value or error is the frame's answer. */
+  private serve(
+    conn: Connection,
+    reply: Reply,
+    message: ClientMessage,
+    handler: MessageMappingProperties,
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    conn.replies.run(reply, () => {
+      let out: unknown;
+      try {
+        out = handler.callback(message, message.type);
+      } catch (err) {
+        this.opts.onInternalError(conn, err, message.requestId);
+        conn.replies.end(reply);
+        return;
+      }
+      const stream = transform(out);
+      if (!isObservable(stream)) {
+        conn.replies.end(reply);
+        return;
+      }
+      stream.subscribe({
+        next: (response) => {
+          if (response !== undefined && response !== null) conn.send(response as never, message.requestId);
+        },
+        error: (err: unknown) => {
+          this.opts.onInternalError(conn, err, message.requestId);
+          conn.replies.end(reply);
+        },
+        complete: () => conn.replies.end(reply),
+      });
     });
   }
 }

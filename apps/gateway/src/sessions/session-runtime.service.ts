@@ -10,7 +10,7 @@ import type { SessionId, TenantId } from '@app/common';
 import { KeyedMutex } from '@app/common';
 import { SessionStore, TenantRegistry, type SessionRow } from '@app/persistence';
 import { PodiumClient, type PodiumConnection } from '@app/podium';
-import { DomainError, type SessionDeletedEvent, type SessionState } from '@app/protocol';
+import { DomainError, type SessionDeletedEvent, type SessionState, type TurnErrorCode } from '@app/protocol';
 import type { AllConfig, AppConfig } from '../config';
 import { TenantLeases } from '../cluster/tenant-leases';
 import type { Connection } from '../connection/connection';
@@ -184,7 +184,7 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
   }
 
   /** An unrecoverable agent failure: the open turn ends in turn_error, the session goes to `error`. */
-  fail(active: ActiveSession, code: string, message: string): void {
+  fail(active: ActiveSession, code: TurnErrorCode, message: string): void {
     if (active.turn) this.finisher.finish(active, { kind: 'error', code, message }, 'error');
     else this.states.trySet(active, 'error', code);
     const connection = active.podium;
@@ -247,8 +247,10 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
   /** Before a delete: tear down, tell the session's viewers, unsubscribe them, close its database. */
   private async forget(sessionId: SessionId, event: SessionDeletedEvent): Promise<void> {
     await this.deactivateById(sessionId, 'deleted');
+    // Not published on the session topic: every viewer is also on the tenant topic, where
+    // SessionsService announces it (the requester gets it as its answer), so each client gets it once.
+    void event;
     const topic = sessionTopic(sessionId);
-    this.broadcaster.publish(topic, event);
     for (const conn of this.connections.subscribersOf(topic)) {
       this.broadcaster.unsubscribe(topic, conn);
       conn.joined.delete(sessionId);

@@ -15,9 +15,8 @@ export interface TurnRef {
 
 /** What a turn's usage cost, as reported on `usage_update`. */
 export interface TurnCharge {
-  /** Micro-credits charged. */
+  /** Micro-credits charged (sent as `credits` on usage_update). */
   cost: number;
-  credits?: number;
 }
 
 /**

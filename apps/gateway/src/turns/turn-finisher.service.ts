@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { SessionStore } from '@app/persistence';
-import type { SessionState } from '@app/protocol';
+import type { SessionState, TurnErrorCode } from '@app/protocol';
 import { EventPublisher } from '../events/event-publisher';
 import type { ActiveSession, OpenTurn } from '../sessions/active-session';
 import { SessionStates } from '../sessions/session-states.service';
@@ -9,7 +9,7 @@ import { TurnBilling } from './turn-billing';
 export type TurnOutcome =
   | { kind: 'complete'; finalText?: string }
   | { kind: 'stopped' }
-  | { kind: 'error'; code: string; message: string };
+  | { kind: 'error'; code: TurnErrorCode; message: string; detail?: string };
 
 /**
  * Closes a turn, whatever ended it: one `usage_update` (the turn's aggregate) before the terminal event
@@ -48,6 +48,7 @@ export class TurnFinisher {
         outputTokens: usage.outputTokens,
         cacheReadTokens: usage.cacheReadTokens,
         cacheWriteTokens: usage.cacheWriteTokens,
+        credits: charge.cost,
         cost: charge.cost,
       });
       this.store.enqueue({
@@ -87,7 +88,13 @@ export class TurnFinisher {
       this.persistAssistant(active, turn, turn.text, now, { error: outcome.code });
       this.publisher.publish(
         active,
-        { type: 'turn_error', ...base, code: outcome.code, message: outcome.message },
+        {
+          type: 'turn_error',
+          ...base,
+          code: outcome.code,
+          message: outcome.message,
+          ...(outcome.detail ? { detail: outcome.detail } : {}),
+        },
         stopTarget,
       );
     }

@@ -33,7 +33,7 @@ export class TurnLifecycleHandler implements EventHandler {
       case 'turn_error': {
         if (!turn) return this.late(active.sessionId, event.type);
         const e = event as EventOf<'turn_error'>;
-        this.finisher.finish(active, { kind: 'error', code: e.code, message: e.message });
+        this.finisher.finish(active, { kind: 'error', code: e.code, message: e.message, detail: e.detail });
         return;
       }
     }
