@@ -170,6 +170,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
       socket.protocolVersion,
       this.logger.logger.child({ connId: socket.connId, via: socket.member }),
     );
+    this.claim(conn, socket.identity);
     this.bindHere(conn, socket.identity);
     return conn;
   }
