@@ -70,7 +70,7 @@ describe('buildAuthConfig (spec README "JWT verification", "Dev mode")', () => {
       cacheMax: 10_000,
       cacheTtlMs: 300_000,
       allowedOrigins: [],
-      trustProxy: false,
+      trustProxy: 0,
       clientSecretSet: false,
       redisUrl: '',
       redisKeyPrefix: 'diminuendo',
@@ -102,7 +102,19 @@ describe('buildAuthConfig (spec README "JWT verification", "Dev mode")', () => {
     expect(c.rolesClaim).toBe('https://x/roles');
     expect(c.cacheMax).toBe(0);
     expect(c.allowedOrigins).toEqual(['https://a.example', 'https://b.example']);
-    expect(c.trustProxy).toBe(true);
+    expect(c.trustProxy).toBe(1);
+  });
+
+  it.each([
+    ['true', 1],
+    ['TRUE', 1],
+    ['false', 0],
+    ['0', 0],
+    ['1', 1],
+    ['2', 2],
+    ['32', 32],
+  ])('reads TRUST_PROXY=%p as %p trusted hops', (value, hops) => {
+    expect(buildAuthConfig({ TRUST_PROXY: value }).trustProxy).toBe(hops);
   });
 
   it.each([
@@ -112,6 +124,9 @@ describe('buildAuthConfig (spec README "JWT verification", "Dev mode")', () => {
     ['JWT_CACHE_TTL_MS', '600000'],
     ['AUTH_CLOCK_TOLERANCE_S', '-1'],
     ['TRUST_PROXY', 'maybe'],
+    ['TRUST_PROXY', '-1'],
+    ['TRUST_PROXY', '1.5'],
+    ['TRUST_PROXY', '33'],
     ['REDIS_URL', 'http://127.0.0.1:6379'],
     ['REDIS_URL', '127.0.0.1:6379'],
     ['REDIS_KEY_PREFIX', 'has space'],

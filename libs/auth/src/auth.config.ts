@@ -1,7 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsInt, IsString, IsUrl, Matches, Max, Min, ValidateIf } from 'class-validator';
-import { ConfigValidationError, csv, isDevMode, parseBool, validateEnv } from '@app/common';
+import { IsInt, IsString, IsUrl, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { ConfigValidationError, csv, isDevMode, validateEnv } from '@app/common';
 
 export class AuthEnv {
   @ValidateIf((o: AuthEnv) => o.AUTH_URL !== '')
@@ -42,10 +42,15 @@ export class AuthEnv {
   JWT_CACHE_TTL_MS: number = 300_000;
   @IsString()
   ALLOWED_ORIGINS: string = '';
-  /** Take the client IP from X-Forwarded-For / X-Real-IP (only behind a trusted reverse proxy). */
-  @Transform(parseBool)
-  @IsBoolean()
-  TRUST_PROXY: boolean = false;
+  /**
+   * Reverse-proxy hops in front of the gateway (as Express's `trust proxy` number): the client address
+   * is the X-Forwarded-For entry that many hops from the right. `true` = 1, `false` = 0 (ignore it).
+   */
+  @Transform(parseHops)
+  @IsInt({ message: 'TRUST_PROXY: true, false or a hop count 0-32' })
+  @Min(0)
+  @Max(32)
+  TRUST_PROXY: number = 0;
   /**
    * Redis shared by every gateway instance (docs/scaling.md). Set: the failed-authentication limiter
    * counts there, so instances share one budget per IP. Unset: in memory, nothing is contacted.
@@ -74,7 +79,8 @@ export interface AuthConfig {
   cacheMax: number;
   cacheTtlMs: number;
   allowedOrigins: string[];
-  trustProxy: boolean;
+  /** Trusted proxy hops (TRUST_PROXY); 0 ignores X-Forwarded-For. */
+  trustProxy: number;
   /** Shared Redis for the failed-authentication limiter; '' keeps it in memory. */
   redisUrl: string;
   redisKeyPrefix: string;
@@ -109,6 +115,15 @@ export function buildAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
     redisUrl: v.REDIS_URL,
     redisKeyPrefix: v.REDIS_KEY_PREFIX,
   };
+}
+
+/** TRUST_PROXY: `true`/`false` as 1/0, else a whole number; anything else is left to fail validation. */
+function parseHops({ value, obj, key }: { value: unknown; obj?: Record<string, unknown>; key?: string }) {
+  if (obj && key && key in obj) value = obj[key];
+  const v = String(value).trim().toLowerCase();
+  if (v === 'true') return 1;
+  if (v === 'false') return 0;
+  return /^\d{1,3}$/.test(v) ? Number(v) : value;
 }
 
 export const authConfig = registerAs('auth', () => buildAuthConfig(process.env));

@@ -102,7 +102,24 @@ export class AuthService implements OnModuleDestroy {
     }
     const claims = await this.verifier.verify(token);
     const role = await this.roles.resolve(claims.tenantId, claims.userId, claims.claimedRoles);
-    return { userId: claims.userId, email: claims.email, tenantId: claims.tenantId, role, via: 'jwt' };
+    return {
+      userId: claims.userId,
+      email: claims.email,
+      tenantId: claims.tenantId,
+      role,
+      via: 'jwt',
+      ...(claims.expiresAt !== undefined ? { expiresAt: claims.expiresAt } : {}),
+    };
+  }
+
+  /**
+   * When a socket authenticated with `identity` must be closed unless re-authenticated: the token's
+   * `exp` plus AUTH_CLOCK_TOLERANCE_S (the leeway verification grants too); undefined when it never
+   * expires (API keys, dev mode, a JWT without `exp`).
+   */
+  socketDeadline(identity: AuthIdentity): number | undefined {
+    if (identity.expiresAt === undefined) return undefined;
+    return identity.expiresAt + this.config.clockToleranceS * 1000;
   }
 
   onModuleDestroy(): void {

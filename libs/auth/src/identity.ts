@@ -9,6 +9,13 @@ export interface AuthIdentity {
   role: Role;
   /** How the caller authenticated. */
   via: 'jwt' | 'api_key' | 'dev';
+  /** The JWT's `exp` (unix ms); absent for API keys, the dev identity and tokens without one. */
+  expiresAt?: number;
+}
+
+/** Whether two identities are the same user of the same tenant (a socket's identity is fixed to one). */
+export function samePrincipal(a: { userId: string; tenantId: string }, b: AuthIdentity): boolean {
+  return a.userId === b.userId && a.tenantId === b.tenantId;
 }
 
 /** The verified claims of a token before the tenant registry is consulted. */

@@ -3,6 +3,7 @@ export * from './auth.config';
 export * from './auth.module';
 export { AUTH_OPTIONS } from './auth.module-definition';
 export * from './auth.service';
+export * from './client-address';
 export * from './failed-auth-limiter';
 export * from './http-auth.guard';
 export * from './identity';

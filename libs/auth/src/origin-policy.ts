@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_OPTIONS } from './auth.module-definition';
 import type { AuthConfig } from './auth.config';
+import { clientAddress } from './client-address';
 
 /**
  * The upgrade-time Origin allowlist and CSRF check (architecture.md §16.1), both off in dev mode.
@@ -26,16 +27,9 @@ export class OriginPolicy {
     return fetchSite === undefined || fetchSite === 'same-origin' || fetchSite === 'none';
   }
 
-  /** Client address, honouring a trusted reverse proxy when configured. */
+  /** Client address, counting TRUST_PROXY hops from the right of X-Forwarded-For (`clientAddress`). */
   clientIp(headers: IncomingHttpHeaders, socketAddress: string | undefined): string {
-    if (this.config.trustProxy) {
-      const xff = headers['x-forwarded-for'];
-      const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();
-      if (first) return first;
-      const real = headers['x-real-ip'];
-      if (typeof real === 'string' && real) return real;
-    }
-    return socketAddress ?? 'unknown';
+    return clientAddress(headers, socketAddress, this.config.trustProxy);
   }
 }
 

@@ -23,7 +23,7 @@ function config(overrides: Partial<AuthConfig> = {}): AuthConfig {
     cacheMax: 100,
     cacheTtlMs: 300_000,
     allowedOrigins: [],
-    trustProxy: false,
+    trustProxy: 0,
     redisUrl: '',
     redisKeyPrefix: 'diminuendo',
     ...overrides,

@@ -1,6 +1,7 @@
 import {
   can,
   isRole,
+  mayGrant,
   PERMISSIONS,
   ROLE_PERMISSIONS,
   ROLE_RANK,
@@ -104,5 +105,44 @@ describe('ROLE_RANK', () => {
     const top = ROLES.reduce((a, b) => (ROLE_RANK[a] > ROLE_RANK[b] ? a : b));
     expect(top).toBe('owner');
     expect(ROLES.filter((r) => can(r, 'tenant:admin'))).toEqual(['owner']);
+  });
+});
+
+describe('mayGrant (permission superset)', () => {
+  /** Row: the actor; column order viewer, member, billing_admin, admin, owner (Y = may grant). */
+  const GRANTS: Record<Role, string> = {
+    owner: '        Y Y Y Y Y',
+    admin: '        Y Y - Y -',
+    billing_admin: 'Y Y Y - -',
+    member: '       Y Y - - -',
+    viewer: '       Y - - - -',
+  };
+  const order: Role[] = ['viewer', 'member', 'billing_admin', 'admin', 'owner'];
+  const cases: [Role, Role, boolean][] = (Object.keys(GRANTS) as Role[]).flatMap((actor) =>
+    GRANTS[actor]
+      .trim()
+      .split(/\s+/)
+      .map((cell, i): [Role, Role, boolean] => [actor, order[i], cell === 'Y']),
+  );
+
+  it.each(cases)('%s may grant %s → %s', (actor, role, allowed) => {
+    expect(mayGrant(actor, role)).toBe(allowed);
+  });
+
+  it('is exactly "every permission of the role is held by the actor"', () => {
+    for (const [actor, role, allowed] of cases) {
+      expect([...ROLE_PERMISSIONS[role]].every((p) => can(actor, p))).toBe(allowed);
+    }
+  });
+
+  it('refuses an admin billing_admin although billing_admin ranks lower', () => {
+    expect(ROLE_RANK.billing_admin).toBeLessThan(ROLE_RANK.admin);
+    expect(mayGrant('admin', 'billing_admin')).toBe(false);
+  });
+
+  it('leaves an unknown stored role to a holder of every permission', () => {
+    expect(mayGrant('owner', 'superuser')).toBe(true);
+    expect(mayGrant('admin', 'superuser')).toBe(false);
+    expect(mayGrant('admin', '__proto__')).toBe(false);
   });
 });

@@ -41,7 +41,11 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> =
   viewer: new Set<Permission>(['session:read']),
 };
 
-/** Higher is more privileged; used to pick the strongest role from a claim and to stop privilege escalation. */
+/**
+ * Higher is more privileged; used only to pick the strongest role named by a roles claim. It is not an
+ * authority for granting: `billing_admin` ranks below `admin` yet holds `billing:write`, which `admin`
+ * lacks. Who may grant what is `mayGrant`.
+ */
 export const ROLE_RANK: Readonly<Record<Role, number>> = {
   viewer: 0,
   member: 1,
@@ -56,4 +60,16 @@ export function isRole(value: unknown): value is Role {
 
 export function can(role: Role, permission: Permission): boolean {
   return ROLE_PERMISSIONS[role].has(permission);
+}
+
+/**
+ * Whether a holder of `actor` may grant, change or remove `role` (a member's role or an API key's): only
+ * when `actor`'s permissions are a superset of `role`'s, so nobody gains, or hands out, a permission they
+ * lack. A stored value that is not a known role is managed only by a role holding every permission.
+ */
+export function mayGrant(actor: Role, role: string): boolean {
+  const held = ROLE_PERMISSIONS[actor];
+  const wanted: Iterable<Permission> = isRole(role) ? ROLE_PERMISSIONS[role] : PERMISSIONS;
+  for (const permission of wanted) if (!held.has(permission)) return false;
+  return true;
 }

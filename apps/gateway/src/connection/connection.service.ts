@@ -4,10 +4,11 @@ import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nest
 import { ConfigService } from '@nestjs/config';
 import { PinoLogger } from 'nestjs-pino';
 import type { WebSocket } from 'ws';
-import { AuthService, OriginPolicy, type AuthIdentity } from '@app/auth';
+import { AuthService, OriginPolicy, samePrincipal, type AuthIdentity } from '@app/auth';
 import { TenantRegistry } from '@app/persistence';
 import {
   CloseCode,
+  DomainError,
   PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
   type AuthenticatedEvent,
@@ -21,6 +22,9 @@ import { ConnectionRegistry } from './connection-registry';
 import { negotiateProtocolVersion } from './protocol-version';
 
 export type ConnectionListener = (conn: Connection) => void | Promise<void>;
+
+/** The longest delay a Node timer takes; a later token expiry is reached in steps of this. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Connection lifecycle: handshake, authentication, keepalive, and clean-up on close. */
 @Injectable()
@@ -85,7 +89,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     if (devMode) {
       void this.auth
         .authenticate('dev', ip)
-        .then((identity) => this.bind(conn, identity))
+        .then((identity) => (this.claim(conn, identity) ? this.bind(conn, identity) : undefined))
         .then(
           () => {
             if (conn.identity) conn.send({ type: 'authenticated', identity: publicIdentity(conn.identity) });
@@ -105,16 +109,53 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     return conn;
   }
 
-  /** The `authenticate` message: verify, bind the identity, join the tenant topic. */
+  /**
+   * The `authenticate` message: verify, bind the identity, join the tenant topic, and close the socket
+   * with 4001 when the token expires. A socket's user and tenant are fixed by its first authentication:
+   * later ones must name the same user and tenant and then refresh the identity (role, expiry); any
+   * other is refused with AUTH_FAILED and the socket keeps what it had.
+   */
   async authenticate(conn: Connection, token: string): Promise<AuthenticatedEvent> {
     const identity = await this.auth.authenticate(token, conn.ip);
+    if (!this.claim(conn, identity)) {
+      conn.log.warn({ via: identity.via }, 're-authentication as another user or tenant refused');
+      throw new DomainError('AUTH_FAILED');
+    }
     try {
       await this.bind(conn, identity);
     } catch (err) {
       this.unroutable(conn, err);
       throw err;
     }
+    this.armExpiry(conn, identity);
     return { type: 'authenticated', identity: publicIdentity(identity) };
+  }
+
+  /** Fixes the socket's principal at its first verification; false when `identity` is another one. */
+  private claim(conn: Connection, identity: AuthIdentity): boolean {
+    if (conn.principal) return samePrincipal(conn.principal, identity);
+    conn.principal = { userId: identity.userId, tenantId: identity.tenantId };
+    return true;
+  }
+
+  /** One expiry timer per socket: each authentication replaces it; a credential without expiry clears it. */
+  private armExpiry(conn: Connection, identity: AuthIdentity): void {
+    if (conn.expiryTimer) clearTimeout(conn.expiryTimer);
+    conn.expiryTimer = undefined;
+    const deadline = this.auth.socketDeadline(identity);
+    if (deadline === undefined || !conn.isOpen) return;
+    const wait = () => {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        conn.expiryTimer = undefined;
+        conn.log.info('token expired without re-authentication');
+        conn.close(CloseCode.AUTH_TIMEOUT, 'token expired');
+        return;
+      }
+      conn.expiryTimer = setTimeout(wait, Math.min(left, MAX_TIMER_MS));
+      conn.expiryTimer.unref();
+    };
+    wait();
   }
 
   /**
@@ -129,6 +170,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
       socket.protocolVersion,
       this.logger.logger.child({ connId: socket.connId, via: socket.member }),
     );
+    this.claim(conn, socket.identity);
     this.bindHere(conn, socket.identity);
     return conn;
   }
@@ -192,6 +234,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     this.registry.remove(conn);
     this.router.closed(conn);
     if (conn.authDeadline) clearTimeout(conn.authDeadline);
+    if (conn.expiryTimer) clearTimeout(conn.expiryTimer);
     if (conn.identity) this.broadcaster.unsubscribe(tenantTopic(conn.identity.tenantId), conn);
     for (const listener of this.closeListeners) {
       try {

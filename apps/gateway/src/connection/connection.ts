@@ -36,9 +36,16 @@ interface HeldFrame {
 /** Per-socket state: identity, joined sessions, rate window, and the one typed `send()`. */
 export class Connection {
   identity?: AuthIdentity;
+  /**
+   * The user and tenant this socket speaks for, fixed by its first successful verification (set before
+   * the identity is bound, so a concurrent second `authenticate` cannot claim another one).
+   */
+  principal?: { userId: string; tenantId: string };
   readonly joined = new Set<string>();
   readonly rate: SlidingWindow;
   authDeadline?: NodeJS.Timeout;
+  /** Closes the socket when its JWT expires; replaced by each re-authentication (at most one). */
+  expiryTimer?: NodeJS.Timeout;
   /** WebSocket-level keepalive: pongs missed in a row. */
   missedPongs = 0;
   skippedFrames = 0;
@@ -186,6 +193,7 @@ export class Connection {
     this.closing = true;
     this.replies.clear();
     if (this.authDeadline) clearTimeout(this.authDeadline);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.stallTimer) clearTimeout(this.stallTimer);
     try {
       this.socket.close(code, reason);

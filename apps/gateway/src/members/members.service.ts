@@ -2,10 +2,9 @@ import { Injectable } from '@nestjs/common';
 import type { AuthIdentity } from '@app/auth';
 import { MemberRow, TenantRegistry } from '@app/persistence';
 import {
-  can,
   DomainError,
   ForbiddenError,
-  ROLE_RANK,
+  mayGrant,
   type Member,
   type MemberListEvent,
   type Role,
@@ -13,9 +12,10 @@ import {
 import { ConnectionService } from '../connection/connection.service';
 
 /**
- * Tenant membership (manage_members and the admin API): list, add, change role, remove. Nobody grants a
- * role above their own; granting or revoking `owner` needs `tenant:admin`; the last owner can be
- * neither removed nor demoted.
+ * Tenant membership (manage_members and the admin API): list, add, change role, remove. A role may be
+ * granted, and a member holding it changed or removed, only by someone whose permissions are a superset
+ * of that role's (`mayGrant`): an admin can neither hand out `billing_admin` (billing:write) nor demote
+ * or remove a billing admin. The last owner can be neither removed nor demoted.
  */
 @Injectable()
 export class MembersService {
@@ -36,7 +36,7 @@ export class MembersService {
       const existing = await repo.findOneBy({ userId });
       if (existing) {
         if (existing.role !== role) {
-          this.assertMayGrant(actor, existing.role as Role);
+          this.assertMayGrant(actor, existing.role);
           await this.assertNotLastOwner(repo, existing, role);
         }
       }
@@ -61,7 +61,7 @@ export class MembersService {
       const repo = ds.getRepository(MemberRow);
       const existing = await repo.findOneBy({ userId });
       if (!existing) throw new DomainError('MEMBER_NOT_FOUND');
-      this.assertMayGrant(actor, existing.role as Role);
+      this.assertMayGrant(actor, existing.role);
       await this.assertNotLastOwner(repo, existing, role);
       existing.role = role;
       existing.updatedAt = Date.now();
@@ -76,18 +76,17 @@ export class MembersService {
       const repo = ds.getRepository(MemberRow);
       const existing = await repo.findOneBy({ userId });
       if (!existing) throw new DomainError('MEMBER_NOT_FOUND');
-      this.assertMayGrant(actor, existing.role as Role);
+      this.assertMayGrant(actor, existing.role);
       await this.assertNotLastOwner(repo, existing, null);
       await repo.delete({ userId });
       this.connections.updateRole(actor.tenantId, userId, 'member');
     });
   }
 
-  private assertMayGrant(actor: AuthIdentity, role: Role): void {
-    if (ROLE_RANK[role] > ROLE_RANK[actor.role])
-      throw new ForbiddenError('You cannot grant a role above your own');
-    if (role === 'owner' && !can(actor.role, 'tenant:admin'))
-      throw new ForbiddenError('Only an owner can manage owners');
+  /** `role` is the role to grant, or the one a member holds now (a stored string). */
+  private assertMayGrant(actor: AuthIdentity, role: string): void {
+    if (!mayGrant(actor.role, role))
+      throw new ForbiddenError('You cannot manage a role with permissions you do not hold');
   }
 
   private async assertNotLastOwner(

@@ -143,4 +143,16 @@ describe('ApiKeysService on a real registry', () => {
     await expect(keys.create(member, 'billing_admin')).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(keys.create(member, 'viewer')).resolves.toMatchObject({ role: 'viewer' });
   });
+
+  it('refuses an admin a billing_admin key (billing:write is not the admin’s) and stores nothing', async () => {
+    const tenant = 'keys-escalation';
+    const admin: AuthIdentity = { ...owner(tenant), userId: 'auth0|admin', role: 'admin' };
+    await expect(keys.create(admin, 'billing_admin')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(keys.create(admin, 'admin')).resolves.toMatchObject({ role: 'admin' });
+    await expect(keys.create(owner(tenant), 'billing_admin')).resolves.toMatchObject({
+      role: 'billing_admin',
+    });
+    const { keys: listed } = await keys.list(owner(tenant));
+    expect(listed.map((k) => k.role)).toEqual(['admin', 'billing_admin']);
+  });
 });

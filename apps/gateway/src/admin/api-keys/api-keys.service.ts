@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { Injectable, Logger } from '@nestjs/common';
 import type { ApiKeyVerifier, AuthIdentity } from '@app/auth';
 import { ApiKeyRow, TenantRegistry } from '@app/persistence';
-import { CloseCode, ForbiddenError, isRole, ROLE_RANK, type Role } from '@app/protocol';
+import { CloseCode, ForbiddenError, isRole, mayGrant, type Role } from '@app/protocol';
 import { TenantLeases } from '../../cluster/tenant-leases';
 import { ConnectionRegistry } from '../../connection/connection-registry';
 import { AdminError } from '../common/admin-error';
@@ -28,8 +28,9 @@ export class ApiKeysService implements ApiKeyVerifier {
   ) {}
 
   async create(actor: AuthIdentity, role: Role, label?: string): Promise<CreatedApiKeyDto> {
-    if (ROLE_RANK[role] > ROLE_RANK[actor.role])
-      throw new ForbiddenError('You cannot issue a key with a role above your own');
+    // A key may carry no permission its issuer lacks (the rule of MembersService, `mayGrant`).
+    if (!mayGrant(actor.role, role))
+      throw new ForbiddenError('You cannot issue a key with permissions you do not hold');
     const secret = newSecret();
     const row: ApiKeyRow = {
       id: randomUUID(),
