@@ -3,7 +3,7 @@
  * never call it. Tests and benchmarks use it to read counters, set fault knobs and inject frames.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError, isRecord, readJson, sendJson } from './http-util';
+import { checkSegment, HttpError, isRecord, readJson, sendJson } from './http-util';
 import { applyKnobPatch } from './knobs';
 import { resetState, type SimState } from './state';
 
@@ -46,6 +46,9 @@ export async function handleControl(
   if (req.method === 'POST' && instances === 'instances' && action === 'emit' && segments.length === 4) {
     return emit(state, req, res, id);
   }
+  if (req.method === 'POST' && instances === 'instances' && action === 'files' && segments.length === 4) {
+    return writeFile(state, req, res, id);
+  }
   throw new HttpError(404, 'no such /_sim route');
 }
 
@@ -57,6 +60,36 @@ function stats(state: SimState): Record<string, unknown> {
     liveInstances: live.length,
     connections: live.reduce((n, i) => n + i.connectionCount, 0),
   };
+}
+
+/** Maximum size of a file written through `/_sim/instances/{id}/files` with `bytes`. */
+const MAX_WRITE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Writes a file into an instance's workspace (a new iteration): `{path, content}` as given, or
+ * `{path, bytes}` for that many bytes of filler text (large-file tests).
+ */
+async function writeFile(
+  state: SimState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  id: string,
+): Promise<void> {
+  const instance = state.instances.get(id);
+  if (!instance) throw new HttpError(404, `instance ${id} not found`);
+  const body = await readJson(req);
+  if (!isRecord(body) || typeof body.path !== 'string' || body.path.trim() === '')
+    throw new HttpError(400, 'path is required');
+  const { path, content, bytes } = body;
+  let text: string;
+  if (typeof content === 'string') text = content;
+  else if (typeof bytes === 'number' && Number.isInteger(bytes) && bytes >= 0 && bytes <= MAX_WRITE_BYTES)
+    text = 'x'.repeat(bytes);
+  else throw new HttpError(400, `content (string) or bytes (0-${MAX_WRITE_BYTES}) is required`);
+  for (const segment of path.split('/').filter((s) => s !== '')) checkSegment(segment);
+  const { meta } = instance.workspace.write(path, text);
+  state.log(`instance ${id}: ${path} written via /_sim (${meta.size} bytes, iteration ${meta.iteration})`);
+  sendJson(res, 200, meta);
 }
 
 /**

@@ -22,6 +22,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(payload);
 }
 
+/** Like `sendJson`, but without a Content-Length: the body goes out in 64 KiB chunks (chunked encoding). */
+export function sendJsonChunked(res: ServerResponse, status: number, body: unknown): void {
+  const payload = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  for (let i = 0; i < payload.length; i += 64 * 1024) res.write(payload.subarray(i, i + 64 * 1024));
+  res.end();
+}
+
 export function sendEmpty(res: ServerResponse, status: number): void {
   res.writeHead(status);
   res.end();

@@ -18,6 +18,8 @@ export interface SimKnobs {
   burst: { frames: number } | null;
   /** How long a turn waits for a reconnect when no event socket is open (ms). Persistent. */
   reconnectGraceMs: number;
+  /** File contents are sent chunked, without a Content-Length (as a streaming Podium may). Persistent. */
+  chunkedFiles: boolean;
 }
 
 /** The one-shot knobs a turn takes when it starts. */
@@ -39,6 +41,7 @@ export function initialKnobs(tokenDelayMs: number, reconnectGraceMs: number): Si
     failCreate: 0,
     createDelayMs: 0,
     reconnectGraceMs,
+    chunkedFiles: false,
     ...NO_TURN_KNOBS,
   };
 }
@@ -71,9 +74,9 @@ export function applyKnobPatch(knobs: SimKnobs, patch: unknown): string | null {
     } else if ((NULLABLE_INT_KNOBS as readonly string[]).includes(key)) {
       if (value !== null && !isNonNegativeInt(value)) return `${key} must be a non-negative integer or null`;
       next[key as (typeof NULLABLE_INT_KNOBS)[number]] = value;
-    } else if (key === 'upstreamError') {
-      if (typeof value !== 'boolean') return 'upstreamError must be a boolean';
-      next.upstreamError = value;
+    } else if (key === 'upstreamError' || key === 'chunkedFiles') {
+      if (typeof value !== 'boolean') return `${key} must be a boolean`;
+      next[key] = value;
     } else if (key === 'burst') {
       const frames = (value as { frames?: unknown } | null)?.frames;
       if (value !== null && !(isNonNegativeInt(frames) && frames > 0)) {

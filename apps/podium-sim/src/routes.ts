@@ -2,7 +2,15 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AGENTS, FAILING_AGENT_TYPE } from './agents';
-import { checkSegment, HttpError, isRecord, readJson, sendEmpty, sendJson } from './http-util';
+import {
+  checkSegment,
+  HttpError,
+  isRecord,
+  readJson,
+  sendEmpty,
+  sendJson,
+  sendJsonChunked,
+} from './http-util';
 import { SimInstance } from './instance';
 import type { SimState } from './state';
 
@@ -44,7 +52,7 @@ export async function handleApi(
   if (method !== 'GET') throw new HttpError(405, 'method not allowed');
   if (!instance) throw new HttpError(404, `instance ${id} not found`);
   if (rest.length === 0) return listFiles(instance, res, query);
-  return fileRoute(instance, res, rest);
+  return fileRoute(instance, res, rest, state.knobs.chunkedFiles);
 }
 
 async function createInstance(state: SimState, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -107,8 +115,9 @@ function listFiles(instance: SimInstance, res: ServerResponse, query: URLSearchP
  * `files/{path}`, `files/{path}/history`, `files/{path}/at/{n}`. A trailing `history` or `at/{n}` is a
  * sub-route only when what precedes it is an existing file, so a file named `history` stays readable.
  */
-function fileRoute(instance: SimInstance, res: ServerResponse, parts: string[]): void {
+function fileRoute(instance: SimInstance, res: ServerResponse, parts: string[], chunked: boolean): void {
   const ws = instance.workspace;
+  const sendContent = chunked ? sendJsonChunked : sendJson;
   const last = parts[parts.length - 1];
   const before = (n: number) => parts.slice(0, parts.length - n).join('/');
 
@@ -121,12 +130,12 @@ function fileRoute(instance: SimInstance, res: ServerResponse, parts: string[]):
       throw new HttpError(400, 'iteration must be a positive integer');
     const content = ws.at(before(2), iteration);
     if (!content) throw new HttpError(404, `iteration ${iteration} of ${before(2)} not found`);
-    return sendJson(res, 200, content);
+    return sendContent(res, 200, content);
   }
   const path = parts.join('/');
   const content = ws.read(path);
   if (!content) {
     throw new HttpError(404, ws.isDirectory(path) ? `${path} is a directory` : `file not found: ${path}`);
   }
-  sendJson(res, 200, content);
+  sendContent(res, 200, content);
 }

@@ -648,6 +648,30 @@ describe('knobs', () => {
     expect(end.content.text).toHaveLength(50 * 16 + 4);
   });
 
+  it('files: writes a file through /_sim; chunkedFiles sends contents without a Content-Length', async () => {
+    const id = await createInstance('echo');
+    expect(
+      (await call('POST', `/_sim/instances/${id}/files`, { path: 'big.txt', bytes: 200_000 })).body,
+    ).toMatchObject({ iteration: 1, size: 200_000 });
+    await call('POST', `/_sim/instances/${id}/files`, { path: 'big.txt', content: 'small' });
+    expect((await call('POST', `/_sim/instances/${id}/files`, { path: '../x', content: 'a' })).status).toBe(
+      400,
+    );
+    expect(
+      (await call('POST', '/_sim/instances/inst_missing/files', { path: 'a', content: 'a' })).status,
+    ).toBe(404);
+    const get = (p: string) => fetch(`${sim.url}/api/v1/instances/${id}/files/${p}`, { headers: AUTH });
+    const plain = await get('big.txt/at/1');
+    expect(plain.headers.get('content-length')).not.toBeNull();
+    expect(((await plain.json()) as any).size).toBe(200_000);
+    expect((await call('POST', '/_sim/config', { chunkedFiles: true })).body.chunkedFiles).toBe(true);
+    const chunked = await get('big.txt/at/1');
+    expect(chunked.headers.get('content-length')).toBeNull();
+    expect(chunked.headers.get('transfer-encoding')).toBe('chunked');
+    expect(((await chunked.json()) as any).content).toHaveLength(200_000);
+    expect(((await (await get('big.txt')).json()) as any).content).toBe('small');
+  });
+
   it('emit: pushes raw frames to the instance socket', async () => {
     const id = await createInstance('echo');
     expect((await call('POST', `/_sim/instances/${id}/emit`, { messageType: 'x', content: {} })).status).toBe(

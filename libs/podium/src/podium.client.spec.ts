@@ -151,7 +151,7 @@ class FakePodium {
         if (n > 5) return this.reply(res, 404, { error: 'no such iteration' });
         return this.reply(res, 200, {
           path: rest.slice(0, -2).map(decodeURIComponent).join('/'),
-          content: `v${n}`,
+          content: n === 4 ? 'x'.repeat(2048) : `v${n}`,
           encoding: 'utf8',
           size: 2,
           iteration: n,
@@ -159,6 +159,23 @@ class FakePodium {
       }
       const path = rest.map(decodeURIComponent).join('/');
       if (path === 'missing.txt') return this.reply(res, 404, { error: 'not found' });
+      const sized = /^(sized|chunked)\/(\d+)$/.exec(path);
+      if (sized) {
+        const bytes = Buffer.alloc(Number(sized[2]), 'a');
+        if (sized[1] === 'sized') {
+          res.writeHead(200, { 'content-type': 'text/plain', 'content-length': bytes.length });
+          res.end(bytes);
+        } else {
+          res.writeHead(200, { 'content-type': 'text/plain' }); // no length: chunked
+          for (let i = 0; i < bytes.length; i += 16 * 1024) res.write(bytes.subarray(i, i + 16 * 1024));
+          res.end();
+        }
+        return;
+      }
+      if (path === 'endless.bin') {
+        void this.streamEndlessly(res);
+        return;
+      }
       if (path === 'raw.bin') {
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
         res.end(Buffer.from([0xff, 0xfe, 0x00, 0x01]));
@@ -167,6 +184,30 @@ class FakePodium {
       return this.reply(res, 200, { path, content: 'hello', encoding: 'utf8', size: 5 });
     }
     this.reply(res, 404, { error: 'no route' });
+  }
+
+  /** Bytes written by `endless.bin` answers before the client went away (or the 64 MiB cap). */
+  endlessSent = 0;
+
+  /** A chunked answer that never ends on its own: 64 KiB chunks, honouring backpressure, up to 64 MiB. */
+  private async streamEndlessly(res: ServerResponse): Promise<void> {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    while (!res.destroyed && this.endlessSent < 64 * 1024 * 1024) {
+      this.endlessSent += chunk.length;
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            res.off('drain', go);
+            res.off('close', go);
+            resolve();
+          };
+          res.on('drain', go);
+          res.on('close', go);
+        });
+      }
+    }
+    res.end();
   }
 
   private reply(res: ServerResponse, status: number, body?: unknown): void {
@@ -188,6 +229,7 @@ function config(url: string, overrides: Partial<PodiumConfig> = {}): PodiumConfi
     createTimeoutMs: 3000,
     stopTimeoutMs: 3000,
     fileTimeoutMs: 3000,
+    fileReadMaxBytes: 1024 * 1024,
     infoTimeoutMs: 3000,
     reconnectAttempts: 3,
     reconnectBaseMs: 10,
@@ -505,6 +547,41 @@ describe('PodiumClient (HTTP)', () => {
       await expect(client.fileAtIteration('i 1', 'a', -1)).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
       await expect(client.fileAtIteration('i 1', 'a', 1.5)).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
       expect(fake.requests).toHaveLength(0);
+    });
+
+    describe('size limit (fileReadMaxBytes = 1 MiB)', () => {
+      const MiB = 1024 * 1024;
+
+      it('serves a file of exactly the limit, with or without a Content-Length', async () => {
+        expect((await client.readFile('i 1', `sized/${MiB}`)).size).toBe(MiB);
+        expect((await client.readFile('i 1', `chunked/${MiB}`)).size).toBe(MiB);
+      });
+
+      it('refuses a larger honest Content-Length with FILE_TOO_LARGE, without retrying', async () => {
+        const err = await rejection(client.readFile('i 1', `sized/${MiB + 1}`));
+        expect(err).toBeInstanceOf(DomainError);
+        expect(err).toMatchObject({ code: 'FILE_TOO_LARGE' });
+        expect(fake.requests).toHaveLength(1);
+      });
+
+      it('counts the bytes of an answer without a Content-Length and stops reading past the limit', async () => {
+        await expect(client.readFile('i 1', `chunked/${MiB + 1}`)).rejects.toMatchObject({
+          code: 'FILE_TOO_LARGE',
+        });
+        await expect(client.readFile('i 1', 'endless.bin')).rejects.toMatchObject({ code: 'FILE_TOO_LARGE' });
+        // The endless answer stopped soon after the client gave up (64 MiB if it had been read to the end).
+        await until(() => fake.endlessSent > 0);
+        await sleep(50);
+        expect(fake.endlessSent).toBeLessThan(16 * MiB);
+      });
+
+      it('bounds file_at_iteration the same way', async () => {
+        const small = new PodiumClient(config(url, { fileReadMaxBytes: 1024 }));
+        await expect(small.fileAtIteration('i 1', 'a.txt', 1)).resolves.toMatchObject({ content: 'v1' });
+        await expect(small.fileAtIteration('i 1', 'a.txt', 4)).rejects.toMatchObject({
+          code: 'FILE_TOO_LARGE',
+        });
+      });
     });
 
     it('maps an upstream 404 to FILE_NOT_FOUND, without retrying', async () => {

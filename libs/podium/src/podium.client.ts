@@ -60,12 +60,16 @@ interface CallSpec {
   /** Idempotent calls (GET, DELETE) are retried; POST never is. */
   retry: boolean;
   body?: unknown;
+  /** The answer's body is read only up to this many bytes (declared and counted); see `HttpAnswer.tooLarge`. */
+  maxBodyBytes?: number;
 }
 
 interface HttpAnswer {
   status: number;
   headers: Headers;
   body: Buffer;
+  /** The body was larger than `maxBodyBytes`: reading stopped there and `body` is empty. */
+  tooLarge?: boolean;
 }
 
 const DEFAULT_RETRY_ATTEMPTS = 3;
@@ -233,10 +237,13 @@ export class PodiumClient {
     return toEntries(parseJson(answer.body), dir, answer.status);
   }
 
-  /** `GET …/files/{path}`. */
+  /**
+   * `GET …/files/{path}`. An answer above `fileReadMaxBytes` (by its Content-Length, or counted while it
+   * streams in when it has none) is abandoned there: `FILE_TOO_LARGE`.
+   */
   async readFile(instanceId: string, path: string): Promise<PodiumFileContent> {
     const { normalized, encoded } = encodeFilePath(path);
-    const answer = await this.fileCall(`${instancePath(instanceId)}/files/${encoded}`, ROUTE.file);
+    const answer = await this.fileCall(`${instancePath(instanceId)}/files/${encoded}`, ROUTE.file, true);
     return toFileContent(answer, normalized, undefined);
   }
 
@@ -247,13 +254,17 @@ export class PodiumClient {
     return toIterations(parseJson(answer.body), answer.status);
   }
 
-  /** `GET …/files/{path}/at/{n}`; a negative or non-integer iteration is `FILE_NOT_FOUND` without a request. */
+  /**
+   * `GET …/files/{path}/at/{n}`; a negative or non-integer iteration is `FILE_NOT_FOUND` without a request.
+   * Bounded like `readFile`.
+   */
   async fileAtIteration(instanceId: string, path: string, iteration: number): Promise<PodiumFileContent> {
     const { normalized, encoded } = encodeFilePath(path);
     if (!Number.isInteger(iteration) || iteration < 0) throw new DomainError('FILE_NOT_FOUND');
     const answer = await this.fileCall(
       `${instancePath(instanceId)}/files/${encoded}/at/${iteration}`,
       ROUTE.at,
+      true,
     );
     return toFileContent(answer, normalized, iteration);
   }
@@ -368,16 +379,22 @@ export class PodiumClient {
 
   // ── transport ─────────────────────────────────────────────────────────────
 
-  private async fileCall(path: string, route: string): Promise<HttpAnswer> {
+  /** A GET of a file route; `bounded` reads (file contents) stop at `fileReadMaxBytes` with `FILE_TOO_LARGE`. */
+  private async fileCall(path: string, route: string, bounded = false): Promise<HttpAnswer> {
+    const max = this.config.fileReadMaxBytes;
     const answer = await this.call({
       method: 'GET',
       path,
       route,
       timeoutMs: this.config.fileTimeoutMs,
       retry: true,
+      ...(bounded ? { maxBodyBytes: max } : {}),
     });
     if (answer.status === 404) throw new DomainError('FILE_NOT_FOUND');
     this.expectSuccess(answer, 'GET', route);
+    if (answer.tooLarge) {
+      throw new DomainError('FILE_TOO_LARGE', `The file is larger than the ${max}-byte read limit`);
+    }
     return answer;
   }
 
@@ -423,11 +440,13 @@ export class PodiumClient {
         redirect: 'manual',
         signal: AbortSignal.timeout(spec.timeoutMs),
       });
-      const buffer = Buffer.from(await res.arrayBuffer());
+      const buffer = await readBody(res, spec.maxBodyBytes);
       if (res.status >= 500) this.breaker.failure();
       else this.breaker.success();
       this.observe({ method, route, status: res.status, durationMs: elapsed(started), ok: res.status < 400 });
-      return { status: res.status, headers: res.headers, body: buffer };
+      return buffer
+        ? { status: res.status, headers: res.headers, body: buffer }
+        : { status: res.status, headers: res.headers, body: Buffer.alloc(0), tooLarge: true };
     } catch (err) {
       this.breaker.failure();
       const timedOut = isTimeout(err);
@@ -504,6 +523,35 @@ export function encodeFilePath(path: string, allowRoot = false): { normalized: s
   } catch {
     throw new DomainError('FILE_NOT_FOUND'); // lone surrogates cannot be encoded
   }
+}
+
+/**
+ * A response body, or null when it is larger than `max` bytes: a larger Content-Length is refused before
+ * reading, and without one (chunked) the bytes are counted as they arrive and reading stops past `max`.
+ * Either way the rest of the body is never read (the connection is dropped).
+ */
+async function readBody(res: Response, max: number | undefined): Promise<Buffer | null> {
+  if (max === undefined) return Buffer.from(await res.arrayBuffer());
+  const declared = Number(res.headers.get('content-length') ?? 0);
+  if (!res.body) return Buffer.alloc(0);
+  if (declared > max) {
+    await res.body.cancel().catch(() => undefined);
+    return null;
+  }
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -30,6 +30,12 @@ export class PodiumEnv {
   @Min(1)
   PODIUM_FILE_TIMEOUT_MS: number = 15000;
 
+  /** A file read whose answer is larger is refused (FILE_TOO_LARGE), checked while the answer streams in. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  FILE_READ_MAX_BYTES: number = 8 * 1024 * 1024;
+
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -68,6 +74,8 @@ export interface PodiumConfig {
   createTimeoutMs: number;
   stopTimeoutMs: number;
   fileTimeoutMs: number;
+  /** Largest answer to a file read (`readFile`, `fileAtIteration`), in bytes. */
+  fileReadMaxBytes: number;
   /** Instance info (`isAlive`), the health probe and the WebSocket handshake. */
   infoTimeoutMs: number;
   reconnectAttempts: number;
@@ -91,6 +99,7 @@ export function toPodiumConfig(env: PodiumEnv): PodiumConfig {
     createTimeoutMs: env.PODIUM_CREATE_TIMEOUT_MS,
     stopTimeoutMs: env.PODIUM_STOP_TIMEOUT_MS,
     fileTimeoutMs: env.PODIUM_FILE_TIMEOUT_MS,
+    fileReadMaxBytes: env.FILE_READ_MAX_BYTES,
     infoTimeoutMs: env.PODIUM_INFO_TIMEOUT_MS,
     reconnectAttempts: env.PODIUM_RECONNECT_ATTEMPTS,
     reconnectBaseMs: env.PODIUM_RECONNECT_BASE_MS,

@@ -14,6 +14,7 @@ describe('podium config', () => {
       createTimeoutMs: 30000,
       stopTimeoutMs: 10000,
       fileTimeoutMs: 15000,
+      fileReadMaxBytes: 8 * 1024 * 1024,
       infoTimeoutMs: 5000,
       reconnectAttempts: 5,
       reconnectBaseMs: 500,

@@ -19,6 +19,8 @@ export const ERROR_CODES = [
   'AGENT_UNAVAILABLE',
   'UPSTREAM_ERROR',
   'FILE_NOT_FOUND',
+  'FILE_TOO_LARGE',
+  'TOO_MANY_ACTIVE_SESSIONS',
   'MEMBER_NOT_FOUND',
   'LAST_OWNER',
   'INTERNAL_ERROR',
@@ -67,6 +69,10 @@ export function defaultErrorMessage(code: ErrorCode): string {
       return 'The agent service failed';
     case 'FILE_NOT_FOUND':
       return 'File not found';
+    case 'FILE_TOO_LARGE':
+      return 'The file is larger than the gateway serves';
+    case 'TOO_MANY_ACTIVE_SESSIONS':
+      return 'Too many active sessions in this tenant; stop one or wait until one goes idle';
     case 'MEMBER_NOT_FOUND':
       return 'Member not found';
     case 'LAST_OWNER':

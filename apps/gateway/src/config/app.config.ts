@@ -98,6 +98,14 @@ export class AppEnv {
   @IsInt()
   @Min(1)
   SEQ_RESERVE_BLOCK: number = 1000;
+  /** Live agents (activating to deactivating) per tenant; a request that would start one more is refused. 0 = no cap. */
+  @IsInt()
+  @Min(0)
+  MAX_ACTIVE_SESSIONS_PER_TENANT: number = 50;
+  /** Live frames held for a joiner while its snapshot and replay are sent; past this the joiner is closed (1013). */
+  @IsInt()
+  @Min(1024)
+  JOIN_HOLD_MAX_BYTES: number = 4 * 1024 * 1024;
 
   // Accepted for parity with the reference; not used by this gateway.
   @IsUrl(url)
@@ -146,6 +154,8 @@ export interface AppConfig {
     stopTurnGraceMs: number;
     turnStallTimeoutMs: number;
     seqReserveBlock: number;
+    maxActivePerTenant: number;
+    joinHoldMaxBytes: number;
   };
   errorMessageMaxChars: number;
   shutdownTimeoutMs: number;
@@ -184,6 +194,8 @@ export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
       stopTurnGraceMs: v.STOP_TURN_GRACE_MS,
       turnStallTimeoutMs: v.TURN_STALL_TIMEOUT_MS,
       seqReserveBlock: v.SEQ_RESERVE_BLOCK,
+      maxActivePerTenant: v.MAX_ACTIVE_SESSIONS_PER_TENANT,
+      joinHoldMaxBytes: v.JOIN_HOLD_MAX_BYTES,
     },
     errorMessageMaxChars: v.ERROR_MESSAGE_MAX_CHARS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,

@@ -84,7 +84,7 @@ describe('Connection slow-consumer policy', () => {
 describe('Connection holds a joining session', () => {
   it('holds live frames of that session and releases those above the replayed seq, in order', () => {
     const { socket, conn } = connection();
-    conn.hold('s1');
+    conn.hold('s1', 1000);
     conn.deliver('f5', false, 's1', 5);
     conn.deliver('other', false, 's2', 1);
     conn.deliver('f6', true, 's1', 6);
@@ -94,6 +94,27 @@ describe('Connection holds a joining session', () => {
     expect(socket.sent).toEqual(['other', 'f6', 'f7']);
     conn.deliver('f8', false, 's1', 8);
     expect(socket.sent).toEqual(['other', 'f6', 'f7', 'f8']);
+  });
+
+  it('closes with 1013 once the held frames pass the bound, keeping nothing', () => {
+    const { socket, conn } = connection();
+    conn.hold('s1', 10);
+    conn.deliver('12345', false, 's1', 1);
+    conn.deliver('67890', true, 's1', 2);
+    expect(socket.closed).toBeUndefined();
+    conn.deliver('x', false, 's1', 3);
+    expect(socket.closed).toEqual({ code: 1013, reason: 'join backlog too large' });
+    conn.release('s1', 0);
+    expect(socket.sent).toEqual([]);
+  });
+
+  it('counts bytes, not characters', () => {
+    const { socket, conn } = connection();
+    conn.hold('s1', 10);
+    conn.deliver('ééééé', false, 's1', 1); // 10 bytes
+    expect(socket.closed).toBeUndefined();
+    conn.deliver('é', false, 's1', 2);
+    expect(socket.closed?.code).toBe(1013);
   });
 });
 

@@ -33,6 +33,13 @@ interface HeldFrame {
   seq: number;
 }
 
+/** The live frames of one session held back during a join, and their bound. */
+interface Hold {
+  frames: HeldFrame[];
+  bytes: number;
+  maxBytes: number;
+}
+
 /** Per-socket state: identity, joined sessions, rate window, and the one typed `send()`. */
 export class Connection {
   identity?: AuthIdentity;
@@ -55,7 +62,7 @@ export class Connection {
   private congestedSince?: number;
   private closing = false;
   /** Session frames held back while a join builds its snapshot and replay (see `hold`). */
-  private readonly holds = new Map<string, HeldFrame[]>();
+  private readonly holds = new Map<string, Hold>();
   /** Set when the tenant is owned by another instance: messages are forwarded there (lease mode). */
   forward?: { owner: string };
   /** Set for a client of another instance hosted here: frames go back over the cluster bus. */
@@ -160,21 +167,34 @@ export class Connection {
     this.close(CloseCode.TRY_AGAIN_LATER, 'slow consumer');
   }
 
-  /** A frame published on a session topic: held while that session's join is being answered. */
+  /**
+   * A frame published on a session topic: held while that session's join is being answered. Past the
+   * hold's bound the socket is closed with 1013 (the client rejoins with `afterSeq`).
+   */
   deliver(frame: string, ephemeral: boolean, sessionId?: string, seq?: number): void {
     if (sessionId !== undefined) {
-      const held = this.holds.get(sessionId);
-      if (held) {
-        held.push({ frame, ephemeral, seq: seq ?? 0 });
+      const hold = this.holds.get(sessionId);
+      if (hold) {
+        hold.bytes += Buffer.byteLength(frame);
+        if (hold.bytes > hold.maxBytes) {
+          this.holds.delete(sessionId);
+          this.log.warn(
+            { sessionId, held: hold.frames.length + 1, bytes: hold.bytes },
+            'join backlog too large: closing',
+          );
+          this.close(CloseCode.TRY_AGAIN_LATER, 'join backlog too large');
+          return;
+        }
+        hold.frames.push({ frame, ephemeral, seq: seq ?? 0 });
         return;
       }
     }
     this.sendFrame(frame, ephemeral);
   }
 
-  /** Starts holding back live frames of a session (idempotent). */
-  hold(sessionId: string): void {
-    if (!this.holds.has(sessionId)) this.holds.set(sessionId, []);
+  /** Starts holding back live frames of a session, up to `maxBytes` of them (idempotent). */
+  hold(sessionId: string, maxBytes: number): void {
+    if (!this.holds.has(sessionId)) this.holds.set(sessionId, { frames: [], bytes: 0, maxBytes });
   }
 
   /**
@@ -182,10 +202,10 @@ export class Connection {
    * already has from the replay), in order: no gap and no duplicate at the seam.
    */
   release(sessionId: string, afterSeq = -1): void {
-    const held = this.holds.get(sessionId);
-    if (!held) return;
+    const hold = this.holds.get(sessionId);
+    if (!hold) return;
     this.holds.delete(sessionId);
-    for (const h of held) if (h.seq > afterSeq) this.sendFrame(h.frame, h.ephemeral);
+    for (const h of hold.frames) if (h.seq > afterSeq) this.sendFrame(h.frame, h.ephemeral);
   }
 
   close(code: number, reason: string): void {

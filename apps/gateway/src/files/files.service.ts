@@ -2,12 +2,14 @@ import { Injectable } from '@nestjs/common';
 import type { AuthIdentity } from '@app/auth';
 import { isPodiumError, PodiumClient } from '@app/podium';
 import { DomainError, type FileContentEvent, type FileHistoryEvent, type FileListEvent } from '@app/protocol';
+import { canStartAgent } from '../sessions/agent-quota';
 import { SessionRuntime } from '../sessions/session-runtime.service';
 import { SessionsService } from '../sessions/sessions.service';
 
 /**
  * The session's workspace files, read through Podium (never cached locally). An inactive session is
- * activated first; paths that climb out of the workspace are refused before any request.
+ * activated first, unless the caller may not start agents (viewers read files of live sessions only);
+ * paths that climb out of the workspace are refused before any request.
  */
 @Injectable()
 export class FilesService {
@@ -63,7 +65,7 @@ export class FilesService {
     fn: (id: string, instanceId: string) => Promise<T>,
   ): Promise<T> {
     const row = await this.sessions.require(identity.tenantId, sessionId);
-    const active = await this.runtime.ensureLive(identity.tenantId, row);
+    const active = await this.runtime.ensureLive(identity.tenantId, row, canStartAgent(identity.role));
     if (!active.instanceId) throw new DomainError('AGENT_UNAVAILABLE');
     try {
       return await fn(row.id, active.instanceId);

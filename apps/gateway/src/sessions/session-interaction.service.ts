@@ -3,10 +3,17 @@ import { ConfigService } from '@nestjs/config';
 import type { SessionId } from '@app/common';
 import type { AuthIdentity } from '@app/auth';
 import { SessionStore, TenantRegistry, type StoredMessage } from '@app/persistence';
-import type { HistoryEvent, HistoryMessage, SessionLeftEvent, StateSnapshotEvent } from '@app/protocol';
+import {
+  DomainError,
+  type HistoryEvent,
+  type HistoryMessage,
+  type SessionLeftEvent,
+  type StateSnapshotEvent,
+} from '@app/protocol';
 import type { AllConfig } from '../config';
 import { SerializedEvent, type Connection } from '../connection/connection';
 import { Broadcaster, sessionTopic } from '../events/broadcaster';
+import { canStartAgent } from './agent-quota';
 import { SessionRuntime } from './session-runtime.service';
 import { SessionsService } from './sessions.service';
 import { toSessionMeta } from './session-meta';
@@ -22,6 +29,7 @@ const JOIN_REPLAY_PAGE = 1000;
 @Injectable()
 export class SessionInteraction {
   private readonly activateOnJoin: boolean;
+  private readonly holdMaxBytes: number;
 
   constructor(
     private readonly sessions: SessionsService,
@@ -31,13 +39,18 @@ export class SessionInteraction {
     private readonly broadcaster: Broadcaster,
     config: ConfigService<AllConfig, true>,
   ) {
-    this.activateOnJoin = config.get('app', { infer: true }).sessions.activateOnJoin;
+    const cfg = config.get('app', { infer: true }).sessions;
+    this.activateOnJoin = cfg.activateOnJoin;
+    this.holdMaxBytes = cfg.joinHoldMaxBytes;
   }
 
   /**
-   * Subscribes the connection, activates an inactive session, then answers `state_snapshot` followed by
-   * the durable events after `afterSeq`; live frames published meanwhile are held back and released
-   * after the replay, so the client sees no gap and no duplicate at the seam.
+   * Subscribes the connection, activates an inactive session (not for viewers, who watch without starting
+   * the agent), then answers `state_snapshot` followed by the durable events after `afterSeq`; live
+   * frames published meanwhile are held back and released after the replay, so the client sees no gap
+   * and no duplicate at the seam. The held frames are bounded (`JOIN_HOLD_MAX_BYTES`; past it the socket
+   * is closed with 1013), and the replay stops as soon as the socket is closed.
+   * A join that fails (e.g. TOO_MANY_ACTIVE_SESSIONS) leaves no subscription behind.
    */
   async join(
     conn: Connection,
@@ -48,13 +61,17 @@ export class SessionInteraction {
   ): Promise<void> {
     const row = await this.sessions.require(identity.tenantId, sessionId);
     const id = row.id;
-    conn.hold(id);
+    const rejoin = conn.joined.has(id);
+    conn.hold(id, this.holdMaxBytes);
     this.broadcaster.subscribe(sessionTopic(id), conn);
     conn.joined.add(id);
     let replayedUpTo = -1;
     try {
-      if (this.activateOnJoin && !row.archived) {
-        await this.runtime.ensureLive(identity.tenantId, row).catch(() => undefined); // failure is visible as `error`
+      if (this.activateOnJoin && !row.archived && canStartAgent(identity.role)) {
+        await this.runtime.ensureLive(identity.tenantId, row).catch((err: unknown) => {
+          // The cap refuses the join; an activation failure does not (it is visible as `error`).
+          if (err instanceof DomainError && err.code === 'TOO_MANY_ACTIVE_SESSIONS') throw err;
+        });
       }
       const recent = await this.store.messages(id, RECENT_MESSAGES);
       const fresh = (await this.registry.findSession(identity.tenantId, id)) ?? row;
@@ -74,13 +91,26 @@ export class SessionInteraction {
       if (afterSeq !== undefined) {
         // Every durable event after afterSeq, page by page; live frames stay held until the end.
         replayedUpTo = afterSeq;
+        let replayed = 0;
         for (;;) {
+          if (!conn.isOpen) {
+            conn.log.info({ sessionId: id, replayed }, 'join replay stopped: the socket closed');
+            break;
+          }
           const page = await this.store.events(id, replayedUpTo, JOIN_REPLAY_PAGE);
           for (const e of page.events) conn.sendFrame(e.payload, false);
+          replayed += page.events.length;
           if (page.events.length) replayedUpTo = page.events[page.events.length - 1].seq;
           if (!page.hasMore) break;
         }
       }
+    } catch (err) {
+      if (!rejoin) {
+        this.broadcaster.unsubscribe(sessionTopic(id), conn);
+        conn.joined.delete(id);
+        replayedUpTo = Number.POSITIVE_INFINITY; // nothing held is sent to a connection that did not join
+      }
+      throw err;
     } finally {
       conn.release(id, replayedUpTo);
     }

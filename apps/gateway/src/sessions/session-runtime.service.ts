@@ -23,6 +23,7 @@ import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { TurnBilling } from '../turns/turn-billing';
 import { TurnFinisher } from '../turns/turn-finisher.service';
 import { ActiveSession } from './active-session';
+import { AgentQuota } from './agent-quota';
 import { SessionHooks } from './session-hooks';
 import { isLive, pathToActivation } from './session-state';
 import { SessionStates } from './session-states.service';
@@ -41,6 +42,7 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
   private readonly active = new Map<string, ActiveSession>();
   private readonly mutex = new KeyedMutex();
   private readonly cfg: AppConfig;
+  private readonly quota: AgentQuota;
   private reaper?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
   /** Resolves when stale-session recovery has finished (for tests and the health figures). */
@@ -64,6 +66,7 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
     private readonly leases: TenantLeases,
   ) {
     this.cfg = config.get('app', { infer: true });
+    this.quota = new AgentQuota(this.cfg.sessions.maxActivePerTenant, () => this.active.values());
   }
 
   onModuleInit(): void {
@@ -121,17 +124,52 @@ export class SessionRuntime implements OnModuleInit, OnApplicationBootstrap, OnM
 
   /**
    * Brings a session to a live state: an inactive (or failed) session is activated; a session being
-   * activated is waited for. Throws AGENT_UNAVAILABLE when the agent cannot be started.
+   * activated is waited for. Throws AGENT_UNAVAILABLE when the agent cannot be started, and
+   * TOO_MANY_ACTIVE_SESSIONS (Podium not asked) when the tenant has its cap of live agents.
+   * With `mayStart` false (a viewer), only a live session, or one whose activation is already under way,
+   * is answered; otherwise FORBIDDEN.
    */
-  ensureLive(tenantId: TenantId, row: SessionRow & { id: SessionId }): Promise<ActiveSession> {
+  ensureLive(
+    tenantId: TenantId,
+    row: SessionRow & { id: SessionId },
+    mayStart = true,
+  ): Promise<ActiveSession> {
     const current = this.active.get(row.id);
     if (current && isLive(current.state)) return Promise.resolve(current);
-    return this.mutex.run(row.id, () => this.activate(tenantId, row));
+    return this.mutex.run(row.id, () => this.activate(tenantId, row, mayStart));
   }
 
-  private async activate(tenantId: TenantId, row: SessionRow & { id: SessionId }): Promise<ActiveSession> {
-    let active = this.active.get(row.id);
+  private async activate(
+    tenantId: TenantId,
+    row: SessionRow & { id: SessionId },
+    mayStart: boolean,
+  ): Promise<ActiveSession> {
+    const active = this.active.get(row.id);
     if (active && isLive(active.state)) return active;
+    if (!mayStart) {
+      throw new DomainError('FORBIDDEN', 'The session is not active, and your role cannot start its agent');
+    }
+    // The slot is taken before the first await: concurrent starts at the cap cannot both pass.
+    let giveBack: () => void;
+    try {
+      giveBack = this.quota.take(tenantId, row.id);
+    } catch (err) {
+      this.logger.warn(`tenant ${tenantId}: start of session ${row.id} refused, live agent cap reached`);
+      throw err;
+    }
+    try {
+      return await this.start(tenantId, row, active);
+    } finally {
+      giveBack();
+    }
+  }
+
+  private async start(
+    tenantId: TenantId,
+    row: SessionRow & { id: SessionId },
+    existing: ActiveSession | undefined,
+  ): Promise<ActiveSession> {
+    let active = existing;
     if (!active) {
       if (this.leases.enabled) this.leases.noteSession(row.id, tenantId);
       active = new ActiveSession(tenantId, row.id, row.agentType);
