@@ -18,6 +18,9 @@ async function eventually(check: () => boolean | Promise<boolean>, what: string,
   }
 }
 
+/** The requestId an event echoes. */
+const rid = (e: object) => (e as { requestId?: string }).requestId;
+
 const alive = async (gw: GatewayProcess) =>
   gw.proc.exitCode === null && (await fetch(`${gw.url}/health/live`)).status === 200;
 
@@ -55,7 +58,7 @@ describe('frames: one frame cannot crash the gateway; errors are correlated and 
     const hostile = await connect();
     const bystander = await connect();
     hostile.sendRaw(deepAnswerFrame('deep-1'));
-    const error = await hostile.waitFor('error', 5000, true, (e) => e.requestId === 'deep-1');
+    const error = await hostile.waitFor('error', 5000, true, (e) => rid(e) === 'deep-1');
     expect(error.code).toBe('INVALID_MESSAGE');
     expect(error.message).toContain('answers');
     expect(await hostile.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
@@ -93,11 +96,11 @@ describe('frames: one frame cannot crash the gateway; errors are correlated and 
   it('puts the requestId on MESSAGE_TOO_LARGE and INVALID_JSON errors too', async () => {
     const c = await connect();
     c.sendRaw(`{"requestId":"big-1","type":"run_turn","sessionId":"x","text":"${'y'.repeat(1024 * 1024)}"}`);
-    expect(await c.waitFor('error', 5000, true, (e) => e.requestId === 'big-1')).toMatchObject({
+    expect(await c.waitFor('error', 5000, true, (e) => rid(e) === 'big-1')).toMatchObject({
       code: 'MESSAGE_TOO_LARGE',
     });
     c.sendRaw('{"requestId":"json-1","type":"ping",');
-    expect(await c.waitFor('error', 5000, true, (e) => e.requestId === 'json-1')).toMatchObject({
+    expect(await c.waitFor('error', 5000, true, (e) => rid(e) === 'json-1')).toMatchObject({
       code: 'INVALID_JSON',
     });
   });
@@ -256,7 +259,7 @@ describe('frames through a forwarding instance (lease mode)', () => {
     });
 
     hostile.sendRaw(deepAnswerFrame('deep-fw'));
-    const error = await hostile.waitFor('error', 5000, true, (e) => e.requestId === 'deep-fw');
+    const error = await hostile.waitFor('error', 5000, true, (e) => rid(e) === 'deep-fw');
     expect(error.code).toBe('INVALID_MESSAGE');
 
     // A valid frame still goes through the forwarding instance, to the owner and back.
