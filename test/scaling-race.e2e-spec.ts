@@ -11,7 +11,7 @@ import { JwksServer } from './support/jwks-server';
 import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
 import { deleteRedisKeys, TEST_CLUSTER_SECRET, TEST_REDIS_URL, uniqueName } from './support/services';
 
-const ROUNDS = 12;
+const ROUNDS = 20;
 const ROLES_CLAIM = 'https://diminuendo.dev/roles';
 
 /** The bus member name a gateway logged at start. */

@@ -92,6 +92,9 @@ export class OwnerProxyMiddleware implements NestMiddleware {
     if (!base) return this.unavailable(res);
     const body = bodyText(req);
     const at = String(Date.now());
+    // Signed as it goes out: the owner sees the path and query exactly as the URL parser wrote them.
+    const target = new URL(`${base}${req.originalUrl}`);
+    const url = `${target.pathname}${target.search}`;
     const headers: Record<string, string> = {
       [FORWARDED_HEADER]: this.leases.member,
       [FORWARDED_AT_HEADER]: at,
@@ -106,14 +109,14 @@ export class OwnerProxyMiddleware implements NestMiddleware {
     if (this.config.secret) {
       headers[SIGNATURE_HEADER] = forwardSignature(this.config.secret, {
         method: req.method,
-        url: req.originalUrl,
+        url,
         member: this.leases.member,
         at,
         body,
       }).toString('base64url');
     }
     try {
-      const answer = await fetch(`${base}${req.originalUrl}`, {
+      const answer = await fetch(target, {
         method: req.method,
         headers,
         body: body === '' ? undefined : body,
