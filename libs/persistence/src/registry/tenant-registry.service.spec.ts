@@ -243,6 +243,17 @@ describe('with tenant leases: only the lease holder creates and migrates a regis
       await owner.insertSession(t, session('s-owner'));
       expect((await reader.listSessions(t, true)).map((s) => s.id)).toEqual(['s-owner']);
       expect(await reader.fenceToken(t)).toBe(3);
+
+      // A registry of an older release (its later migrations not run yet) is read as it is, not migrated.
+      const old = asTenantId('older');
+      await owner.insertSession(old, session('s-old', { status: 'active' }));
+      await owner.write(old, (ds) =>
+        ds.query(`DELETE FROM migrations WHERE name != 'RegistryInitial1764000000001'`),
+      );
+      await owner.closeTenant(old);
+      expect((await reader.staleSessions(old)).map((s) => s.id)).toEqual(['s-old']);
+      const names = await reader.read(old, (ds) => ds.query('SELECT name FROM migrations'));
+      expect(names).toEqual([{ name: 'RegistryInitial1764000000001' }]);
     } finally {
       await owner.closeAll();
       await reader.closeAll();

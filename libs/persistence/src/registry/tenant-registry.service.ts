@@ -18,7 +18,7 @@ const MIGRATION_NAMES = REGISTRY_MIGRATIONS.map((M) => new M().name ?? M.name);
 
 /**
  * A registry a non-owner may not open yet: the file does not exist or its owner has not finished
- * creating its schema. Reads see an empty registry; writes fail.
+ * creating it. Reads see an empty registry; writes fail.
  */
 class RegistryNotReadyError extends Error {
   constructor(tenantId: string) {
@@ -42,8 +42,8 @@ export class TenantRegistry implements OnApplicationShutdown {
 
   /**
    * Opens a registry. Only its owner creates and migrates it: without tenant leases that is this
-   * instance; with them, the lease holder. A non-owner (token 0) opens an existing, fully migrated file
-   * and never touches its schema, so instances that meet on a new tenant never migrate it twice.
+   * instance; with them, the lease holder. A non-owner (token 0) opens an existing, created file and
+   * never touches its schema, so instances that meet on a new tenant never migrate it twice.
    */
   private async open(tenantId: string): Promise<DataSource> {
     const file = this.paths.registryFile(tenantId);
@@ -52,7 +52,11 @@ export class TenantRegistry implements OnApplicationShutdown {
     if (!owner && !existsSync(file)) throw new RegistryNotReadyError(tenantId);
     const ds = await openSqlite(file, REGISTRY_SCHEMA, { existing: !owner });
     try {
-      if (!owner && !(await isMigrated(ds, MIGRATION_NAMES))) throw new RegistryNotReadyError(tenantId);
+      // Its first migration recorded, the file exists for good (perhaps from an older release, whose
+      // schema its next owner brings up to date); none yet, its owner is still creating it.
+      if (!owner && !(await isMigrated(ds, MIGRATION_NAMES.slice(0, 1)))) {
+        throw new RegistryNotReadyError(tenantId);
+      }
       if (this.fence) await installFence(ds, token, `tenant ${tenantId}`);
     } catch (err) {
       await ds.destroy().catch(() => undefined);
