@@ -9,7 +9,7 @@ import {
 } from './support/gateway-process';
 import { JwksServer } from './support/jwks-server';
 import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
-import { deleteRedisKeys, TEST_REDIS_URL, uniqueName } from './support/services';
+import { deleteRedisKeys, TEST_CLUSTER_SECRET, TEST_REDIS_URL, uniqueName } from './support/services';
 
 type Ev = SessionEvent & { requestId?: string };
 
@@ -53,6 +53,7 @@ function leaseEnv(sim: SimProcess, prefix: string, extra: Record<string, string>
     REDIS_URL: TEST_REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
     LEASE_TTL_MS: String(LEASE_TTL_MS),
+    CLUSTER_SECRET: TEST_CLUSTER_SECRET,
     ...extra,
   };
 }

@@ -5,7 +5,13 @@ import { adminClient, eventually } from './support/admin-http';
 import { startGateway, tempDataDir, type GatewayProcess } from './support/gateway-process';
 import { JwksServer } from './support/jwks-server';
 import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
-import { deleteRedisKeys, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './support/services';
+import {
+  deleteRedisKeys,
+  TEST_CLUSTER_SECRET,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  uniqueName,
+} from './support/services';
 import { query } from './support/sqlite';
 
 const AUDIENCE = 'diminuendo-api';
@@ -69,7 +75,12 @@ describe.each([
     // Separate DATA_DIRs (startGateway makes one each), or one shared one with leases in Redis; started
     // at once: they race to migrate.
     const shared: Record<string, string> = leases
-      ? { DATA_DIR: tempDataDir(), REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix }
+      ? {
+          DATA_DIR: tempDataDir(),
+          REDIS_URL: TEST_REDIS_URL,
+          REDIS_KEY_PREFIX: prefix,
+          CLUSTER_SECRET: TEST_CLUSTER_SECRET,
+        }
       : {};
     gws = await Promise.all([1, 2].map(() => startGateway({ ...env, ...shared })));
     pg = new DataSource({ type: 'postgres', url: TEST_DATABASE_URL });

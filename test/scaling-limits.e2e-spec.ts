@@ -1,7 +1,7 @@
 import { attemptAuth, type AuthAttempt } from './support/auth-attempt';
 import { startGateway, type GatewayProcess } from './support/gateway-process';
 import { JwksServer } from './support/jwks-server';
-import { deleteRedisKeys, TEST_REDIS_URL, uniqueName } from './support/services';
+import { deleteRedisKeys, TEST_CLUSTER_SECRET, TEST_REDIS_URL, uniqueName } from './support/services';
 
 const AUDIENCE = 'diminuendo-api';
 const MAX = 4;
@@ -28,6 +28,7 @@ describe('shared auth limiter: three gateway processes, one Redis (docs/scaling.
       AUTH_RATE_LIMIT_WINDOW_MS: String(WINDOW_MS),
       REDIS_URL: TEST_REDIS_URL,
       REDIS_KEY_PREFIX: prefix,
+      CLUSTER_SECRET: TEST_CLUSTER_SECRET,
     };
     gws = await Promise.all([1, 2, 3].map(() => startGateway(env)));
   });

@@ -49,6 +49,8 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
     DATA_DIR: dataDir,
+    // Signed bus, as in production: the figure includes one HMAC per batch.
+    CLUSTER_SECRET: 'p10-bench-cluster-secret-0123456789abcdef',
   };
   const gws: GatewayProcess[] = [];
   const closers: (() => Promise<unknown>)[] = [];

@@ -8,6 +8,8 @@ import Redis from 'ioredis';
  */
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL || 'redis://127.0.0.1:6379';
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+/** CLUSTER_SECRET of the gateways a test runs in lease mode (required there outside dev mode). */
+export const TEST_CLUSTER_SECRET = 'test-cluster-secret-0123456789abcdef0123';
 
 /** A name unique to this run, usable as a Redis key prefix or a PostgreSQL identifier. */
 export function uniqueName(prefix: string): string {

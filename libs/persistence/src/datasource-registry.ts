@@ -17,21 +17,28 @@ export interface SqliteSchema {
 
 /**
  * Opens one SQLite file through TypeORM over `sqlite3`: WAL, the pragmas of architecture.md §12.2, and
- * the schema migrated on open.
+ * the schema migrated on open. `existing` opens a file only if it exists and leaves its schema alone
+ * (a reader that is not the file's owner: creating and migrating it is the owner's job).
  */
-export async function openSqlite(file: string, schema: SqliteSchema): Promise<DataSource> {
-  mkdirSync(dirname(file), { recursive: true });
+export async function openSqlite(
+  file: string,
+  schema: SqliteSchema,
+  options: { existing?: boolean } = {},
+): Promise<DataSource> {
+  if (!options.existing) mkdirSync(dirname(file), { recursive: true });
   const ds = new DataSource({
     type: 'sqlite',
     driver: sqliteDriver,
     database: file,
+    ...(options.existing ? { flags: sqlite3.OPEN_READWRITE } : {}),
     entities: schema.entities,
     migrations: schema.migrations,
-    migrationsRun: true,
+    migrationsRun: !options.existing,
     migrationsTransactionMode: 'all',
     synchronize: false,
     logging: false,
-    enableWAL: true,
+    // WAL is a property of the file, set by its owner; a reader's switch would be a write.
+    enableWAL: !options.existing,
     busyTimeout: 5000,
   });
   await ds.initialize();
@@ -39,6 +46,16 @@ export async function openSqlite(file: string, schema: SqliteSchema): Promise<Da
   await ds.query('PRAGMA temp_store = MEMORY');
   await ds.query('PRAGMA foreign_keys = ON');
   return ds;
+}
+
+/**
+ * True when every migration of `schema` is recorded in the database (read without creating anything:
+ * TypeORM's own check would create the migrations table).
+ */
+export async function isMigrated(ds: DataSource, names: string[]): Promise<boolean> {
+  const rows = (await ds.query('SELECT name FROM migrations').catch(() => [])) as { name: string }[];
+  const done = new Set(rows.map((r) => r.name));
+  return names.every((n) => done.has(n));
 }
 
 interface Entry {

@@ -5,9 +5,12 @@ import { redactUrl } from '@app/auth';
 import { CLUSTER_CONFIG } from './cluster.tokens';
 import type { ClusterConfig } from './cluster.config';
 import {
+  BusSigner,
   decode,
   encode,
   packDeliveries,
+  REJECT_REASONS,
+  type RejectReason,
   type BusHeader,
   type Delivery,
   type InboundHeader,
@@ -16,11 +19,17 @@ import {
 
 type Handler<H> = (header: H, body: string) => void;
 
+/** Senders whose last sequence number is remembered (the oldest are forgotten beyond this). */
+const MAX_KNOWN_SENDERS = 1024;
+/** At most one warning per this interval about dropped messages (a flood must not flood the log). */
+const REJECT_LOG_INTERVAL_MS = 5000;
+
 /**
  * The Redis link between gateway instances (lease mode only): one client for commands and PUBLISH, one
  * subscribed to this process's inbox channel. One publisher and one subscriber per process keep every
  * message between two instances in order. Frames for another instance's clients are queued and sent
- * as one message per instance per event-loop turn (`packDeliveries`).
+ * as one message per instance per event-loop turn (`packDeliveries`). Every message is signed with
+ * CLUSTER_SECRET (`BusSigner`); unsigned, badly signed and replayed messages are dropped and counted.
  */
 @Injectable()
 export class ClusterBus implements OnApplicationShutdown {
@@ -37,10 +46,22 @@ export class ClusterBus implements OnApplicationShutdown {
   private subscribedOnce = false;
   private lastError = '';
   private closed = false;
+  private readonly signer: BusSigner;
+  /** Sequence number of the last message this process published (any destination). */
+  private seq = 0;
+  /** The last sequence number accepted from each sender: anything not newer is a replay. */
+  private readonly lastSeqOf = new Map<string, number>();
+  /** Messages dropped before any handler, by reason (diminuendo_cluster_bus_rejected_total). */
+  readonly rejected: Record<RejectReason, number> = Object.fromEntries(
+    REJECT_REASONS.map((r) => [r, 0]),
+  ) as Record<RejectReason, number>;
+  private rejectLoggedAt = 0;
+  private rejectUnlogged = 0;
 
   constructor(@Inject(CLUSTER_CONFIG) private readonly config: ClusterConfig) {
     this.enabled = config.leases;
     this.member = `${config.instanceId}.${randomBytes(3).toString('hex')}`;
+    this.signer = new BusSigner(config.secret);
     if (!this.enabled) return;
     const options = {
       lazyConnect: true,
@@ -66,7 +87,7 @@ export class ClusterBus implements OnApplicationShutdown {
         this.logger.error(`cluster bus cannot reach Redis at ${redactUrl(config.redisUrl)}: ${err.message}`);
       });
     }
-    this.subscriber.on('message', (_channel: string, message: string) => this.receive(message));
+    this.subscriber.on('message', (channel: string, message: string) => this.receive(channel, message));
     this.subscriber.on('ready', () => {
       // ioredis resubscribes after a reconnect, but whatever was published meanwhile is gone.
       if (this.subscribedOnce) {
@@ -99,6 +120,11 @@ export class ClusterBus implements OnApplicationShutdown {
     this.subscribedOnce = true;
     this.lastError = '';
     this.logger.log(`cluster member ${this.member} on ${redactUrl(this.config.redisUrl)}`);
+    if (!this.signer.signing) {
+      this.logger.warn(
+        'CLUSTER_SECRET is not set: messages between instances are neither signed nor checked (dev mode only; anyone who can publish to this Redis can act as an instance)',
+      );
+    }
   }
 
   on(kind: InboundHeader['k'], handler: Handler<InboundHeader>): void;
@@ -147,18 +173,29 @@ export class ClusterBus implements OnApplicationShutdown {
 
   private publish(member: string, message: string): void {
     if (!this.commands || this.closed) return;
-    this.commands.publish(this.inbox(member), message).catch((err: Error) => {
+    const channel = this.inbox(member);
+    this.commands.publish(channel, this.signer.seal(channel, ++this.seq, message)).catch((err: Error) => {
       this.logger.warn(`cluster bus: publish to ${member} failed: ${err.message}`);
     });
   }
 
-  private receive(message: string): void {
+  private receive(channel: string, raw: string): void {
+    const opened = this.signer.open(channel, raw);
+    if ('rejected' in opened) return this.reject(opened.rejected);
     let decoded: ReturnType<typeof decode>;
     try {
-      decoded = decode(message);
+      decoded = decode(opened.message);
     } catch {
-      this.logger.warn('cluster bus: undecodable message dropped');
-      return;
+      return this.reject('malformed');
+    }
+    const from = decoded.header.from;
+    if (typeof from !== 'string') return this.reject('malformed');
+    const last = this.lastSeqOf.get(from);
+    if (last !== undefined && opened.seq <= last) return this.reject('replayed');
+    this.lastSeqOf.delete(from);
+    this.lastSeqOf.set(from, opened.seq);
+    if (this.lastSeqOf.size > MAX_KNOWN_SENDERS) {
+      this.lastSeqOf.delete(this.lastSeqOf.keys().next().value as string);
     }
     const handler = this.handlers.get(decoded.header.k) as Handler<BusHeader> | undefined;
     if (!handler) return;
@@ -167,5 +204,18 @@ export class ClusterBus implements OnApplicationShutdown {
     } catch (err) {
       this.logger.error(`cluster bus: ${decoded.header.k} handler failed: ${(err as Error).message}`);
     }
+  }
+
+  /** Counts a dropped message; warns (never with its content) at most every few seconds. */
+  private reject(reason: RejectReason): void {
+    this.rejected[reason]++;
+    this.rejectUnlogged++;
+    const t = Date.now();
+    if (t - this.rejectLoggedAt < REJECT_LOG_INTERVAL_MS) return;
+    this.logger.warn(
+      `cluster bus: dropped ${this.rejectUnlogged} message(s) on ${this.inbox(this.member)} (latest: ${reason}); check that every instance has the same CLUSTER_SECRET and that nothing else publishes to this Redis`,
+    );
+    this.rejectLoggedAt = t;
+    this.rejectUnlogged = 0;
   }
 }

@@ -1,4 +1,5 @@
 import {
+  BusSigner,
   decode,
   encode,
   packDeliveries,
@@ -76,5 +77,41 @@ describe('cluster bus messages', () => {
       o.kind === 'frame' ? o.frame : '',
     );
     expect(out).toEqual(frames);
+  });
+
+  describe('signed envelope', () => {
+    const secret = 'unit-test-cluster-secret-0123456789abcdef';
+    const signer = new BusSigner(secret);
+    const message = encode({ k: 'msg', from: 'gw-b.1', c: 'conn-1' }, '{"type":"list_sessions"}');
+
+    it('opens what it sealed for the same channel', () => {
+      const sealed = signer.seal('p:inst:gw-a.1', 7, message);
+      expect(sealed).toMatch(/^[A-Za-z0-9_-]{43}\.7\./);
+      expect(signer.open('p:inst:gw-a.1', sealed)).toEqual({ seq: 7, message });
+    });
+
+    it('refuses an altered message, sequence number or channel, and another secret', () => {
+      const sealed = signer.seal('p:inst:gw-a.1', 7, message);
+      expect(signer.open('p:inst:gw-a.1', sealed.replace('list_sessions', 'delete_session'))).toEqual({
+        rejected: 'bad_signature',
+      });
+      expect(signer.open('p:inst:gw-a.1', sealed.replace('.7.', '.8.'))).toEqual({
+        rejected: 'bad_signature',
+      });
+      expect(signer.open('p:inst:gw-c.1', sealed)).toEqual({ rejected: 'bad_signature' });
+      expect(signer.open('other:inst:gw-a.1', sealed)).toEqual({ rejected: 'bad_signature' });
+      const other = new BusSigner('another-secret-of-at-least-32-characters');
+      expect(other.open('p:inst:gw-a.1', sealed)).toEqual({ rejected: 'bad_signature' });
+    });
+
+    it('refuses unsigned messages; without a secret (dev mode) it signs nothing and accepts anything', () => {
+      const unsigned = new BusSigner('');
+      const plain = unsigned.seal('ch', 3, message);
+      expect(plain).toBe(`-.3.${message}`);
+      expect(signer.open('ch', plain)).toEqual({ rejected: 'unsigned' });
+      expect(signer.open('ch', message)).toEqual({ rejected: 'unsigned' });
+      expect(unsigned.open('ch', plain)).toEqual({ seq: 3, message });
+      expect(unsigned.open('ch', signer.seal('ch', 4, message))).toEqual({ seq: 4, message });
+    });
   });
 });

@@ -1,11 +1,24 @@
 import { hostname, networkInterfaces } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { registerAs } from '@nestjs/config';
-import { IsIn, IsInt, IsOptional, IsUrl, Matches, Max, Min, ValidateIf } from 'class-validator';
-import { ConfigValidationError, validateEnv } from '@app/common';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  ValidateIf,
+} from 'class-validator';
+import { ConfigValidationError, isDevMode, validateEnv } from '@app/common';
 
 const OWNERSHIP = ['lease', 'local'] as const;
 export type TenantOwnership = (typeof OWNERSHIP)[number];
+
+export const MIN_SECRET_LENGTH = 32;
 
 /** Tenant ownership across instances (docs/scaling.md). Only meaningful with REDIS_URL. */
 export class ClusterEnv {
@@ -35,6 +48,15 @@ export class ClusterEnv {
   @ValidateIf((o: ClusterEnv) => o.INSTANCE_ID !== undefined)
   @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'INSTANCE_ID: 1-64 of A-Z a-z 0-9 _ . -' })
   INSTANCE_ID?: string;
+  /**
+   * Shared by every instance of a deployment: bus messages and admin requests sent on to a tenant's
+   * owner are signed with it (HMAC-SHA256) and anything unsigned or badly signed is dropped. Required in
+   * lease mode outside dev mode.
+   */
+  @IsOptional()
+  @IsString()
+  @MinLength(MIN_SECRET_LENGTH, { message: `CLUSTER_SECRET: at least ${MIN_SECRET_LENGTH} characters` })
+  CLUSTER_SECRET?: string;
 }
 
 export interface ClusterConfig {
@@ -50,6 +72,11 @@ export interface ClusterConfig {
   idleReleaseMs: number;
   /** '' = derived from the listening address at start. */
   advertiseUrl: string;
+  /**
+   * CLUSTER_SECRET: the HMAC key of bus messages and forwarded admin requests. '' only in dev mode
+   * (messages go unsigned and are accepted unsigned; a warning says so at boot).
+   */
+  secret: string;
 }
 
 export function buildClusterConfig(env: NodeJS.ProcessEnv): ClusterConfig {
@@ -58,6 +85,12 @@ export function buildClusterConfig(env: NodeJS.ProcessEnv): ClusterConfig {
   const ownership = v.TENANT_OWNERSHIP ?? (redisUrl ? 'lease' : 'local');
   if (ownership === 'lease' && !redisUrl) {
     throw new ConfigValidationError(['TENANT_OWNERSHIP: "lease" needs REDIS_URL']);
+  }
+  const secret = v.CLUSTER_SECRET ?? '';
+  if (ownership === 'lease' && !secret && !isDevMode(env)) {
+    throw new ConfigValidationError([
+      `CLUSTER_SECRET: required with TENANT_OWNERSHIP=lease (the same random string of at least ${MIN_SECRET_LENGTH} characters on every instance, e.g. \`openssl rand -hex 32\`)`,
+    ]);
   }
   return {
     leases: ownership === 'lease',
@@ -73,6 +106,7 @@ export function buildClusterConfig(env: NodeJS.ProcessEnv): ClusterConfig {
     renewMs: Math.max(300, Math.floor(v.LEASE_TTL_MS / 3)),
     idleReleaseMs: v.LEASE_IDLE_RELEASE_MS,
     advertiseUrl: (v.ADVERTISE_URL ?? '').replace(/\/+$/, ''),
+    secret,
   };
 }
 

@@ -22,9 +22,10 @@ describe('TenantLeases (real Redis)', () => {
     renewMs: Math.floor(TTL / 3),
     idleReleaseMs: 0,
     advertiseUrl: '',
+    secret: 'unit-test-cluster-secret-0123456789abcdef',
   });
-  async function instance(name: string, renew = true) {
-    const cfg = config(name);
+  async function instance(name: string, renew = true, secret?: string) {
+    const cfg = { ...config(name), ...(secret !== undefined ? { secret } : {}) };
     const bus = new ClusterBus(cfg);
     await bus.connect();
     const leases = new TenantLeases(cfg, bus);
@@ -126,5 +127,52 @@ describe('TenantLeases (real Redis)', () => {
     const a = await instance('alive');
     await new Promise((r) => setTimeout(r, 50));
     expect(await a.leases.deadAmong([a.bus.member, 'nobody.000000'])).toEqual(['nobody.000000']);
+  });
+
+  it('while a takeover runs, whenServing waits for it and then tells whether the tenant is served', async () => {
+    const a = await instance('w-a');
+    let finish!: () => void;
+    a.leases.onAcquired(() => new Promise<void>((r) => (finish = r)));
+    expect(a.leases.whenServing('t6')).toBeUndefined();
+    const resolving = a.leases.resolve('t6');
+    await new Promise((r) => setTimeout(r, 100));
+    // The lease is won, the takeover still runs: not served yet, but whenServing waits for it.
+    expect(a.leases.holds('t6')).toBe(false);
+    const serving = a.leases.whenServing('t6');
+    expect(serving).toBeDefined();
+    let answer: boolean | undefined;
+    void serving!.then((v) => (answer = v));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(answer).toBeUndefined();
+    finish();
+    expect(await resolving).toEqual({ self: true });
+    expect(await serving).toBe(true);
+    expect(a.leases.whenServing('t6')).toBeUndefined();
+  });
+
+  it('the bus delivers signed messages and drops unsigned, badly signed and replayed ones, counting them', async () => {
+    const owner = await instance('s-owner', false);
+    const sender = await instance('s-sender', false);
+    const stranger = await instance('s-stranger', false, 'another-secret-of-32-characters-at-least');
+    const got: string[] = [];
+    owner.bus.on('msg', (h, body) => void got.push(`${h.from}:${body}`));
+    const spy = new Redis(REDIS_URL);
+    const seen: string[] = [];
+    await spy.subscribe(owner.bus.inbox(owner.bus.member));
+    spy.on('message', (_c: string, m: string) => void seen.push(m));
+
+    sender.bus.send(owner.bus.member, { k: 'msg', from: sender.bus.member, c: 'c1' }, '{"n":1}');
+    stranger.bus.send(owner.bus.member, { k: 'msg', from: stranger.bus.member, c: 'c2' }, '{"n":2}');
+    const channel = owner.bus.inbox(owner.bus.member);
+    await redis.publish(channel, `{"k":"msg","from":"${sender.bus.member}","c":"c1"}\n{"n":3}`);
+    await new Promise((r) => setTimeout(r, 200));
+    // A captured, well-signed message published again is a replay.
+    await redis.publish(channel, seen[0]);
+    sender.bus.send(owner.bus.member, { k: 'msg', from: sender.bus.member, c: 'c1' }, '{"n":4}');
+    await new Promise((r) => setTimeout(r, 200));
+    await spy.quit();
+
+    expect(got).toEqual([`${sender.bus.member}:{"n":1}`, `${sender.bus.member}:{"n":4}`]);
+    expect(owner.bus.rejected).toEqual({ unsigned: 1, bad_signature: 1, replayed: 1, malformed: 0 });
   });
 });

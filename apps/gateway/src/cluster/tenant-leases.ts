@@ -21,6 +21,8 @@ interface Held {
   state: HeldState;
   /** Session writes waiting for a late renewal: resolved with the token, or 0 when the lease is gone. */
   waiters: ((token: number) => void)[];
+  /** Settles when the takeover is over (served, failed or lost). */
+  takeover: Promise<void>;
 }
 
 const now = (): number => performance.now();
@@ -131,6 +133,17 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnApplicationShut
 
   forgetSession(sessionId: string): void {
     this.sessionTenants.delete(sessionId);
+  }
+
+  /**
+   * While this instance is taking the tenant over (lease won, recovery running): settles once the
+   * takeover is over, with whether the tenant is then served here. Undefined otherwise. Lets a client
+   * or request forwarded by the instance that lost the lease race wait instead of being turned away.
+   */
+  whenServing(tenantId: string): Promise<boolean> | undefined {
+    const h = this.held.get(tenantId);
+    if (h?.state !== 'recovering') return undefined;
+    return h.takeover.then(() => this.holds(tenantId));
   }
 
   /** True while this instance serves the tenant: lease won, takeover done, locally valid. */
@@ -303,26 +316,32 @@ export class TenantLeases implements WriteFence, OnModuleInit, OnApplicationShut
       String(floor),
     )) as number | string | null;
     if (typeof result === 'number') {
+      let done!: () => void;
       const h: Held = {
         token: result,
         value: `${this.member}:${result}`,
         validUntil: started + this.config.leaseTtlMs - this.config.renewMs / 2,
         state: 'recovering',
         waiters: [],
+        takeover: new Promise<void>((r) => (done = r)),
       };
       this.held.set(tenantId, h);
-      await this.bus.commands!.sadd(this.ownedKey(this.member), tenantId).catch(() => undefined);
-      this.logger.log(`acquired tenant ${tenantId} (fencing token ${result})`);
       try {
-        for (const l of this.acquiredListeners) await l(tenantId);
-      } catch (err) {
-        this.logger.error(`taking over tenant ${tenantId} failed: ${(err as Error).message}`);
-        await this.release(tenantId);
-        throw err;
+        await this.bus.commands!.sadd(this.ownedKey(this.member), tenantId).catch(() => undefined);
+        this.logger.log(`acquired tenant ${tenantId} (fencing token ${result})`);
+        try {
+          for (const l of this.acquiredListeners) await l(tenantId);
+        } catch (err) {
+          this.logger.error(`taking over tenant ${tenantId} failed: ${(err as Error).message}`);
+          await this.release(tenantId);
+          throw err;
+        }
+        if (this.held.get(tenantId) !== h) throw new Error(`tenant ${tenantId}: lease lost during takeover`);
+        h.state = 'serving';
+        return { self: true };
+      } finally {
+        done();
       }
-      if (this.held.get(tenantId) !== h) throw new Error(`tenant ${tenantId}: lease lost during takeover`);
-      h.state = 'serving';
-      return { self: true };
     }
     if (result === null) return this.tryOnce(tenantId); // expired between SET NX and GET
     const owner = result.slice(0, result.lastIndexOf(':'));

@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { AuthIdentity } from '@app/auth';
 import { CloseCode } from '@app/protocol';
 import { ClusterBus } from '../cluster/cluster-bus';
+import type { InboundHeader } from '../cluster/cluster-protocol';
 import type { ClusterConfig } from '../cluster/cluster.config';
 import { CLUSTER_CONFIG } from '../cluster/cluster.tokens';
 import { RemoteSocket } from '../cluster/remote-socket';
@@ -10,6 +12,16 @@ import { LifecycleState } from '../lifecycle/lifecycle.state';
 import { ConnectionRegistry } from './connection-registry';
 import { ConnectionService } from './connection.service';
 import { WsServerRef } from './ws-server-ref';
+
+type OpenHeader = Extract<InboundHeader, { k: 'open' }>;
+
+interface Arriving {
+  open: OpenHeader;
+  /** Forwarded messages received before the client could be hosted, in order. */
+  messages: string[];
+  /** A re-authentication received meanwhile. */
+  ident?: AuthIdentity;
+}
 
 /**
  * The owner side of forwarding (lease mode): a client of another instance whose tenant this instance
@@ -20,6 +32,8 @@ import { WsServerRef } from './ws-server-ref';
 export class RemoteHost implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RemoteHost.name);
   private readonly sockets = new Map<string, RemoteSocket>();
+  /** Clients forwarded here while this instance is still taking their tenant over. */
+  private readonly arriving = new Map<string, Arriving>();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -41,37 +55,93 @@ export class RemoteHost implements OnModuleInit, OnModuleDestroy {
     this.bus.on('open', (h) => {
       if (h.k !== 'open') return;
       const key = `${h.from}/${h.c}`;
-      if (this.sockets.has(key)) return;
-      if (this.lifecycle.draining || !this.ws.server || !this.leases.holds(h.id.tenantId)) {
-        this.refuse(h.from, h.c, 'tenant not served here');
+      if (this.sockets.has(key) || this.arriving.has(key)) return;
+      if (!this.accepting() || !this.leases.holds(h.id.tenantId)) {
+        const serving = this.accepting() && this.leases.whenServing(h.id.tenantId);
+        if (serving) this.awaitTakeover(key, h, serving);
+        else this.refuse(h.from, h.c, 'tenant not served here');
         return;
       }
-      const socket = new RemoteSocket(this.bus, h.from, h.c, h.id, h.ip, h.v);
-      this.sockets.set(key, socket);
-      socket.once('close', () => this.sockets.delete(key));
-      const req = { url: '/ws', headers: {}, socket: { remoteAddress: h.ip } } as unknown as IncomingMessage;
-      this.ws.server.emit('connection', socket, req);
+      this.host(key, h);
     });
     this.bus.on('msg', (h, body) => {
-      const socket = this.sockets.get(`${h.from}/${h.c}`);
+      const key = `${h.from}/${h.c}`;
+      const arriving = this.arriving.get(key);
+      if (arriving) {
+        arriving.messages.push(body);
+        return;
+      }
+      const socket = this.sockets.get(key);
       if (socket) socket.emit('message', Buffer.from(body, 'utf8'), false);
       else this.refuse(h.from, h.c, 'not hosted here; reconnect');
     });
     this.bus.on('ident', (h) => {
       if (h.k !== 'ident') return;
-      const socket = this.sockets.get(`${h.from}/${h.c}`);
+      const key = `${h.from}/${h.c}`;
+      const arriving = this.arriving.get(key);
+      if (arriving) {
+        arriving.ident = h.id;
+        return;
+      }
+      const socket = this.sockets.get(key);
       const conn = socket && this.registry.of(socket as never);
       if (conn) this.connections.rebindRemote(conn, h.id);
       else this.refuse(h.from, h.c, 'not hosted here; reconnect');
     });
-    this.bus.on('close', (h) => this.sockets.get(`${h.from}/${h.c}`)?.remoteClosed());
+    this.bus.on('close', (h) => {
+      const key = `${h.from}/${h.c}`;
+      if (this.arriving.delete(key)) return;
+      this.sockets.get(key)?.remoteClosed();
+    });
     this.timer = setInterval(() => void this.dropDeparted(), this.config.renewMs);
     this.timer.unref();
     this.bus.onReset(() => {
+      this.arriving.clear();
       if (this.sockets.size > 0)
         this.logger.warn(`closing ${this.sockets.size} forwarded client(s) after a bus reset`);
       for (const socket of [...this.sockets.values()])
         socket.close(CloseCode.SERVICE_RESTART, 'gateway link reset');
+    });
+  }
+
+  private accepting(): boolean {
+    return !this.lifecycle.draining && this.ws.server !== undefined;
+  }
+
+  /** Announces a client of another instance on the ws server: it becomes an ordinary Connection. */
+  private host(key: string, h: OpenHeader): RemoteSocket {
+    const socket = new RemoteSocket(this.bus, h.from, h.c, h.id, h.ip, h.v);
+    this.sockets.set(key, socket);
+    socket.once('close', () => this.sockets.delete(key));
+    const req = { url: '/ws', headers: {}, socket: { remoteAddress: h.ip } } as unknown as IncomingMessage;
+    this.ws.server!.emit('connection', socket, req);
+    return socket;
+  }
+
+  /**
+   * The client's instance lost the lease race to this one and forwarded the client while the takeover
+   * still runs here: it is hosted once the tenant is served (its messages meanwhile are kept, in order),
+   * and closed only if the takeover fails.
+   */
+  private awaitTakeover(key: string, open: OpenHeader, serving: Promise<boolean>): void {
+    const arriving: Arriving = { open, messages: [] };
+    this.arriving.set(key, arriving);
+    void serving.then((ok) => {
+      if (this.arriving.get(key) !== arriving) return; // the client went away meanwhile
+      if (!ok || !this.accepting()) {
+        this.arriving.delete(key);
+        this.refuse(open.from, open.c, 'tenant not served here');
+        return;
+      }
+      const socket = this.host(key, arriving.ident ? { ...open, id: arriving.ident } : open);
+      // After the connection's handlers are bound; messages arriving until then join the queue.
+      setImmediate(() => {
+        this.arriving.delete(key);
+        for (const body of arriving.messages) {
+          if (socket.readyState !== 1) break;
+          socket.emit('message', Buffer.from(body, 'utf8'), false);
+        }
+      });
     });
   }
 

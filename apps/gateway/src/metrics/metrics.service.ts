@@ -10,6 +10,8 @@ import { EventPublisher } from '../events/event-publisher';
 import { SessionRuntime } from '../sessions/session-runtime.service';
 import { Forwarder } from '../cluster/forwarder.service';
 import { TenantLeases } from '../cluster/tenant-leases';
+import { ClusterBus } from '../cluster/cluster-bus';
+import { REJECT_REASONS } from '../cluster/cluster-protocol';
 import { RemoteHost } from '../connection/remote-host.service';
 
 /**
@@ -31,6 +33,7 @@ export class MetricsService implements OnModuleInit {
     private readonly leases: TenantLeases,
     private readonly forwarder: Forwarder,
     private readonly remotes: RemoteHost,
+    private readonly bus: ClusterBus,
   ) {}
 
   onModuleInit(): void {
@@ -82,6 +85,17 @@ export class MetricsService implements OnModuleInit {
         registers: [r],
         collect() {
           this.set(remotes.count);
+        },
+      });
+      const bus = this.bus;
+      new Counter({
+        name: 'diminuendo_cluster_bus_rejected_total',
+        help: 'Messages from other instances dropped unread (lease mode), by reason: unsigned, bad_signature, replayed, malformed',
+        labelNames: ['reason'],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const reason of REJECT_REASONS) this.inc({ reason }, bus.rejected[reason]);
         },
       });
     }

@@ -211,3 +211,53 @@ describe('TenantRegistry handles and tenants', () => {
     }
   });
 });
+
+describe('with tenant leases: only the lease holder creates and migrates a registry', () => {
+  const options = { writeBatchMs: 50, writeBatchSize: 100, registryCache: 2, sessionCache: 2 };
+  const fence = (token: number) => ({
+    tokenFor: () => token,
+    sessionWriteToken: () => Promise.resolve(undefined),
+  });
+
+  it('a non-owner neither creates nor migrates a registry: it reads an empty one until the owner made it', async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'tenant-registry-lease-'));
+    const owner = new TenantRegistry({ dataDir: shared, ...options });
+    const reader = new TenantRegistry({ dataDir: shared, ...options });
+    owner.useFence(fence(3));
+    reader.useFence(fence(0));
+    const t = asTenantId('fresh');
+    try {
+      expect(await reader.findMember(t, 'u1')).toBeNull();
+      expect(await reader.listSessions(t, true)).toEqual([]);
+      expect(await reader.fenceToken(t)).toBe(0);
+      expect(existsSync(owner.paths.registryFile(t))).toBe(false);
+      await expect(reader.insertSession(t, session('s-reader'))).rejects.toThrow(/not created yet/);
+      expect(existsSync(owner.paths.registryFile(t))).toBe(false);
+
+      // A file that exists but is not migrated yet (its owner is still creating it) is left alone.
+      mkdirSync(join(shared, 'tenants', 'fresh'), { recursive: true });
+      writeFileSync(owner.paths.registryFile(t), '');
+      expect(await reader.findMember(t, 'u1')).toBeNull();
+      rmSync(owner.paths.registryFile(t));
+
+      await owner.insertSession(t, session('s-owner'));
+      expect((await reader.listSessions(t, true)).map((s) => s.id)).toEqual(['s-owner']);
+      expect(await reader.fenceToken(t)).toBe(3);
+
+      // A registry of an older release (its later migrations not run yet) is read as it is, not migrated.
+      const old = asTenantId('older');
+      await owner.insertSession(old, session('s-old', { status: 'active' }));
+      await owner.write(old, (ds) =>
+        ds.query(`DELETE FROM migrations WHERE name != 'RegistryInitial1764000000001'`),
+      );
+      await owner.closeTenant(old);
+      expect((await reader.staleSessions(old)).map((s) => s.id)).toEqual(['s-old']);
+      const names = await reader.read(old, (ds) => ds.query('SELECT name FROM migrations'));
+      expect(names).toEqual([{ name: 'RegistryInitial1764000000001' }]);
+    } finally {
+      await owner.closeAll();
+      await reader.closeAll();
+      rmSync(shared, { recursive: true, force: true });
+    }
+  });
+});

@@ -4,7 +4,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import type { DataSource } from 'typeorm';
 import { isSafeId, type SessionId, type TenantId } from '@app/common';
 import { DataPaths } from '../data-paths';
-import { DataSourceRegistry, openSqlite } from '../datasource-registry';
+import { DataSourceRegistry, isMigrated, openSqlite } from '../datasource-registry';
 import { installFence, readFenceToken, type WriteFence } from '../write-fence';
 import { RegistryInitial1764000000001 } from '../migrations/registry-1-initial';
 import { RegistryCreditsApiKeys1764000000002 } from '../migrations/registry-2-credits-api-keys';
@@ -13,6 +13,18 @@ import type { PersistenceConfig } from '../persistence.config';
 import { MemberRow, REGISTRY_ENTITIES, SessionRow } from './entities';
 
 export const REGISTRY_MIGRATIONS = [RegistryInitial1764000000001, RegistryCreditsApiKeys1764000000002];
+const REGISTRY_SCHEMA = { entities: REGISTRY_ENTITIES, migrations: REGISTRY_MIGRATIONS };
+const MIGRATION_NAMES = REGISTRY_MIGRATIONS.map((M) => new M().name ?? M.name);
+
+/**
+ * A registry a non-owner may not open yet: the file does not exist or its owner has not finished
+ * creating it. Reads see an empty registry; writes fail.
+ */
+class RegistryNotReadyError extends Error {
+  constructor(tenantId: string) {
+    super(`the registry of tenant ${tenantId} is not created yet (its owner creates it)`);
+  }
+}
 
 /** Access to each tenant's `registry.db`: sessions and members. */
 @Injectable()
@@ -21,24 +33,42 @@ export class TenantRegistry implements OnApplicationShutdown {
   readonly paths: DataPaths;
   private readonly handles: DataSourceRegistry;
   private fence?: WriteFence;
+  private empty?: Promise<DataSource>;
 
   constructor(@Inject(PERSISTENCE_OPTIONS) config: PersistenceConfig) {
     this.paths = new DataPaths(config.dataDir);
-    this.handles = new DataSourceRegistry(config.registryCache, async (tenantId) => {
-      const ds = await openSqlite(this.paths.registryFile(tenantId), {
-        entities: REGISTRY_ENTITIES,
-        migrations: REGISTRY_MIGRATIONS,
-      });
-      if (this.fence) {
-        try {
-          await installFence(ds, this.fence.tokenFor(tenantId), `tenant ${tenantId}`);
-        } catch (err) {
-          await ds.destroy().catch(() => undefined);
-          throw err;
-        }
+    this.handles = new DataSourceRegistry(config.registryCache, (tenantId) => this.open(tenantId));
+  }
+
+  /**
+   * Opens a registry. Only its owner creates and migrates it: without tenant leases that is this
+   * instance; with them, the lease holder. A non-owner (token 0) opens an existing, created file and
+   * never touches its schema, so instances that meet on a new tenant never migrate it twice.
+   */
+  private async open(tenantId: string): Promise<DataSource> {
+    const file = this.paths.registryFile(tenantId);
+    const token = this.fence?.tokenFor(tenantId) ?? 0;
+    const owner = !this.fence || token > 0;
+    if (!owner && !existsSync(file)) throw new RegistryNotReadyError(tenantId);
+    const ds = await openSqlite(file, REGISTRY_SCHEMA, { existing: !owner });
+    try {
+      // Its first migration recorded, the file exists for good (perhaps from an older release, whose
+      // schema its next owner brings up to date); none yet, its owner is still creating it.
+      if (!owner && !(await isMigrated(ds, MIGRATION_NAMES.slice(0, 1)))) {
+        throw new RegistryNotReadyError(tenantId);
       }
-      return ds;
-    });
+      if (this.fence) await installFence(ds, token, `tenant ${tenantId}`);
+    } catch (err) {
+      await ds.destroy().catch(() => undefined);
+      throw err;
+    }
+    return ds;
+  }
+
+  /** What a non-owner reads from a registry its owner has not created yet: an empty one. */
+  private emptyRegistry(): Promise<DataSource> {
+    this.empty ??= openSqlite(':memory:', REGISTRY_SCHEMA);
+    return this.empty;
   }
 
   /**
@@ -54,8 +84,15 @@ export class TenantRegistry implements OnApplicationShutdown {
    * lease must be stamped above it even if Redis lost its counters.
    */
   async fenceToken(tenantId: TenantId): Promise<number> {
-    if (!existsSync(this.paths.registryFile(tenantId))) return 0;
-    return this.read(tenantId, (ds) => readFenceToken(ds));
+    const file = this.paths.registryFile(tenantId);
+    if (!existsSync(file)) return 0;
+    // Read from the file itself, whatever its schema: opening it as a registry is the owner's job.
+    const ds = await openSqlite(file, { entities: [], migrations: [] }, { existing: true });
+    try {
+      return await readFenceToken(ds);
+    } finally {
+      await ds.destroy().catch(() => undefined);
+    }
   }
 
   /** Closes the tenant's handle (its lease changed hands: the next use reopens with the new token). */
@@ -78,8 +115,13 @@ export class TenantRegistry implements OnApplicationShutdown {
     return names.filter(isSafeId) as TenantId[];
   }
 
-  read<T>(tenantId: TenantId, fn: (ds: DataSource) => Promise<T>): Promise<T> {
-    return this.handles.use(tenantId, fn);
+  async read<T>(tenantId: TenantId, fn: (ds: DataSource) => Promise<T>): Promise<T> {
+    try {
+      return await this.handles.use(tenantId, fn);
+    } catch (err) {
+      if (!(err instanceof RegistryNotReadyError)) throw err;
+      return fn(await this.emptyRegistry());
+    }
   }
 
   write<T>(tenantId: TenantId, fn: (ds: DataSource) => Promise<T>): Promise<T> {
@@ -158,6 +200,9 @@ export class TenantRegistry implements OnApplicationShutdown {
 
   async closeAll(): Promise<void> {
     await this.handles.closeAll();
+    const empty = this.empty;
+    this.empty = undefined;
+    if (empty) await (await empty.catch(() => undefined))?.destroy().catch(() => undefined);
     this.logger.log('tenant registries closed');
   }
 }
