@@ -1,9 +1,12 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DataSource } from 'typeorm';
 import { DiminuendoClient, ProtocolError } from '@app/client';
 import { eventually } from './support/admin-http';
 import { startGateway, tempDataDir, type GatewayProcess } from './support/gateway-process';
 import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
+import { TEST_DATABASE_URL, uniqueName } from './support/services';
+import { TcpProxy } from './support/tcp-proxy';
 
 /** GET a probe: status code, parsed body and the raw text (to prove what it does not contain). */
 async function probe(url: string): Promise<{ status: number; body: any; text: string }> {
@@ -143,6 +146,73 @@ describe('health and turns when the shared credit ledger (PostgreSQL) is unreach
       expect(history.messages).toEqual([]);
       // The connection survives.
       await expect(c.request({ type: 'ping' })).resolves.toMatchObject({ type: 'pong' });
+    } finally {
+      await c.close();
+    }
+    // The admin API says the same for credits (dev identity: owner of tenant dev).
+    const balance = await fetch(`${gw.url}/api/v1/billing`);
+    expect(balance.status).toBe(503);
+    expect(await balance.json()).toMatchObject({ statusCode: 503, code: 'BILLING_UNAVAILABLE' });
+  });
+});
+
+describe('a shared credit ledger lost while the gateway runs', () => {
+  let sim: SimProcess;
+  let gw: GatewayProcess;
+  let proxy: TcpProxy;
+  let pg: DataSource;
+  const schema = uniqueName('e2e_health');
+
+  beforeAll(async () => {
+    const target = new URL(TEST_DATABASE_URL);
+    proxy = await new TcpProxy(target.hostname, Number(target.port || 5432)).start();
+    sim = await startPodiumSim();
+    gw = await startGateway({
+      NODE_ENV: 'development',
+      BILLING_ENABLED: 'true',
+      BILLING_DATABASE_URL: proxy.rewrite(TEST_DATABASE_URL),
+      BILLING_DATABASE_SCHEMA: schema,
+      PODIUM_URL: sim.url,
+      PODIUM_API_KEY: SIM_KEY,
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await sim?.stop();
+    await proxy?.cut();
+    pg = new DataSource({ type: 'postgres', url: TEST_DATABASE_URL });
+    await pg.initialize();
+    await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await pg.destroy();
+  });
+
+  it('goes from ok to degraded; turns answer BILLING_UNAVAILABLE, reads keep working', async () => {
+    expect((await probe(`${gw.url}/health`)).body.details.billingDatabase).toEqual({ status: 'up' });
+    const c = await DiminuendoClient.connect(gw.url);
+    try {
+      const { session } = await c.request<any>({ type: 'create_session', agentType: 'echo' });
+      // Up: the ledger answers (a zero balance, so the turn is refused for credits, not for the ledger).
+      expect(await errorCode(c.request({ type: 'run_turn', sessionId: session.id, text: 'hi' }))).toBe(
+        'INSUFFICIENT_CREDITS',
+      );
+      await proxy.cut();
+      expect(await errorCode(c.request({ type: 'run_turn', sessionId: session.id, text: 'hi' }))).toBe(
+        'BILLING_UNAVAILABLE',
+      );
+      const health = await eventually(
+        () => probe(`${gw.url}/health`),
+        (r) => r.body.status !== 'ok',
+        15_000,
+        '/health to see the ledger down',
+      );
+      expect({ status: health.status, health: health.body.status }).toEqual({
+        status: 200,
+        health: 'degraded',
+      });
+      expect(health.body.details.billingDatabase).toEqual({ status: 'down', code: 'UNREACHABLE' });
+      expect((await probe(`${gw.url}/health/ready`)).status).toBe(200);
+      const list = await c.request<any>({ type: 'list_sessions' });
+      expect(list.sessions.map((s: any) => s.id)).toContain(session.id);
     } finally {
       await c.close();
     }

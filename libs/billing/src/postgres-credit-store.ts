@@ -146,12 +146,23 @@ export class PostgresCreditStore extends EntityCreditStore implements OnApplicat
     return this.source();
   }
 
-  protected async read<T>(_tenantId: TenantId, fn: (m: EntityManager) => Promise<T>): Promise<T> {
-    return fn(this.source().manager);
+  protected read<T>(_tenantId: TenantId, fn: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.guard(() => fn(this.source().manager));
   }
 
-  protected async tx<T>(_tenantId: TenantId, fn: (m: EntityManager, now: number) => Promise<T>): Promise<T> {
-    return this.source().transaction('READ COMMITTED', (m) => fn(m, Date.now()));
+  protected tx<T>(_tenantId: TenantId, fn: (m: EntityManager, now: number) => Promise<T>): Promise<T> {
+    return this.guard(() => this.source().transaction('READ COMMITTED', (m) => fn(m, Date.now())));
+  }
+
+  /** A database that went away mid-operation is CreditStoreUnavailableError, like one never reached. */
+  private async guard<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      if (!isConnectionFailure(err)) throw err;
+      this.logger.warn(`shared credit database unreachable: ${(err as Error).message}`);
+      throw new CreditStoreUnavailableError();
+    }
   }
 
   /** `SELECT … FOR UPDATE`; a missing account is inserted (ON CONFLICT DO NOTHING, so two first writers agree) and locked. */
@@ -186,6 +197,35 @@ export class PostgresCreditStore extends EntityCreditStore implements OnApplicat
     await this.connecting?.catch(() => undefined);
     if (this.ds?.isInitialized) await this.ds.destroy();
   }
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
+
+/**
+ * The database could not be reached, as opposed to a statement that failed: a network error, a
+ * PostgreSQL connection exception (SQLSTATE class 08, or 57P01-57P03: the server is shutting down or
+ * starting), or the pool's own "connection terminated" / connect timeout.
+ */
+export function isConnectionFailure(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const outer = err as { driverError?: unknown };
+  const inner = (outer.driverError && typeof outer.driverError === 'object' ? outer.driverError : err) as {
+    code?: unknown;
+    message?: unknown;
+  };
+  const code = typeof inner.code === 'string' ? inner.code : '';
+  if (NETWORK_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code)) return true;
+  const message = typeof inner.message === 'string' ? inner.message : '';
+  return /connection terminated|timeout exceeded when trying to connect|connection error/i.test(message);
 }
 
 /** host/database/schema without user or password, for logs. */
