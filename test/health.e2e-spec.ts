@@ -5,7 +5,7 @@ import { DiminuendoClient, ProtocolError } from '@app/client';
 import { eventually } from './support/admin-http';
 import { startGateway, tempDataDir, type GatewayProcess } from './support/gateway-process';
 import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
-import { TEST_DATABASE_URL, uniqueName } from './support/services';
+import { deleteRedisKeys, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './support/services';
 import { TcpProxy } from './support/tcp-proxy';
 
 /** GET a probe: status code, parsed body and the raw text (to prove what it does not contain). */
@@ -215,6 +215,43 @@ describe('a shared credit ledger lost while the gateway runs', () => {
       expect(list.sessions.map((s: any) => s.id)).toContain(session.id);
     } finally {
       await c.close();
+    }
+  });
+});
+
+describe.each([
+  { ownership: 'lease', status: 503, health: 'error' },
+  { ownership: 'local', status: 200, health: 'degraded' },
+])('Redis lost while the gateway runs, TENANT_OWNERSHIP=$ownership', ({ ownership, status, health }) => {
+  it(`answers ${status} ${health}: Redis is critical only when tenant leases depend on it`, async () => {
+    const target = new URL(TEST_REDIS_URL);
+    const proxy = await new TcpProxy(target.hostname, Number(target.port || 6379)).start();
+    const prefix = uniqueName('e2e_health');
+    const gw = await startGateway({
+      NODE_ENV: 'development',
+      REDIS_URL: proxy.rewrite(TEST_REDIS_URL),
+      REDIS_KEY_PREFIX: prefix,
+      TENANT_OWNERSHIP: ownership,
+    });
+    try {
+      expect((await probe(`${gw.url}/health`)).body.details.redis).toEqual({ status: 'up' });
+      await proxy.cut();
+      for (const path of ['/health', '/health/ready']) {
+        const r = await eventually(
+          () => probe(`${gw.url}${path}`),
+          (x) => x.body.details.redis?.status === 'down',
+          15_000,
+          `${path} to see Redis down`,
+        );
+        expect({ path, status: r.status, health: r.body.status }).toEqual({ path, status, health });
+        expect(['UNREACHABLE', 'TIMEOUT']).toContain(r.body.details.redis.code);
+        expect(r.text).not.toMatch(/ECONNREFUSED|ECONNRESET|Connection is closed/);
+      }
+      expect((await fetch(`${gw.url}/health/live`)).status).toBe(200);
+    } finally {
+      await gw.stop('SIGKILL');
+      await proxy.cut();
+      await deleteRedisKeys(prefix);
     }
   });
 });
