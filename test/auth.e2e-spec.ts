@@ -274,8 +274,17 @@ describe('bind address', () => {
     const dev = await startGateway({ NODE_ENV: 'development', HOST: '' });
     try {
       expect(dev.output.join('\n')).toMatch(/Gateway listening on 127\.0\.0\.1:\d+ \(dev mode/);
+      expect(dev.output.join('\n')).not.toContain('anyone who reaches this address');
     } finally {
       await dev.stop();
+    }
+    // Asked for explicitly: served, with a warning.
+    const published = await startGateway({ DEV_MODE: 'true', HOST: '0.0.0.0' });
+    try {
+      expect(published.output.join('\n')).toMatch(/Gateway listening on 0\.0\.0\.0:\d+ \(dev mode/);
+      expect(published.output.join('\n')).toContain('anyone who reaches this address is owner of tenant dev');
+    } finally {
+      await published.stop();
     }
     const prod = await startGateway({
       NODE_ENV: 'production',
