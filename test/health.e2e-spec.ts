@@ -268,6 +268,7 @@ describe('METRICS_PORT', () => {
       expect(scrape.headers.get('content-type')).toContain('text/plain');
       expect(await scrape.text()).toContain('diminuendo_ws_connections');
       expect((await fetch(`${gw.url}/metrics`)).status).toBe(404);
+      expect(gw.output.join('\n')).toContain('own listener on port 0'); // configuration summary
       // The metrics port serves nothing else.
       expect((await fetch(`${metricsUrl}/health`)).status).toBe(404);
     } finally {
