@@ -78,6 +78,7 @@ describe('admin HTTP API (production auth, real gateway)', () => {
       AUTH_ROLES_CLAIM: ROLES_CLAIM,
       AUTH_RATE_LIMIT_MAX: '1000',
       ALLOWED_ORIGINS: APP_ORIGIN,
+      OPENAPI_ENABLED: 'true', // off by default in production
     });
   });
   afterAll(async () => {
@@ -357,8 +358,34 @@ describe('admin HTTP API (production auth, real gateway)', () => {
   }
 });
 
-describe('admin HTTP API with OPENAPI_ENABLED=false', () => {
-  it('serves neither the document nor the page', async () => {
+describe('admin HTTP API: where the OpenAPI document is served', () => {
+  it('serves neither the document nor the page in production by default', async () => {
+    const gw = await startGateway({
+      NODE_ENV: 'production',
+      AUTH_URL: 'http://127.0.0.1:9',
+      AUTH_AUDIENCE: 'diminuendo-api',
+    });
+    try {
+      for (const path of ['/api/docs', '/api/docs-json', '/api/docs-yaml']) {
+        expect({ path, status: (await fetch(`${gw.url}${path}`)).status }).toEqual({ path, status: 404 });
+      }
+      // The API itself is there (and wants a credential).
+      expect((await fetch(`${gw.url}/api/v1/me`)).status).toBe(401);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('serves the document in dev mode by default', async () => {
+    const gw = await startGateway({ NODE_ENV: 'development' });
+    try {
+      expect((await fetch(`${gw.url}/api/docs-json`)).status).toBe(200);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('serves neither the document nor the page with OPENAPI_ENABLED=false in dev mode', async () => {
     const gw = await startGateway({ NODE_ENV: 'development', OPENAPI_ENABLED: 'false' });
     try {
       expect((await fetch(`${gw.url}/api/docs-json`)).status).toBe(404);

@@ -235,8 +235,109 @@ describe('configuration validation', () => {
   });
 
   it('refuses to start in production without AUTH_URL', async () => {
-    const res = await runGatewayExpectingExit({ NODE_ENV: 'production' });
+    const res = await runGatewayExpectingExit({ NODE_ENV: 'production', AUTH_AUDIENCE: AUDIENCE });
     expect(res.code).toBe(1);
     expect(res.output).toContain('AUTH_URL');
+  });
+
+  it('applies production rules when NODE_ENV is unset: no AUTH_URL refuses, pointing at npm run start:dev', async () => {
+    const res = await runGatewayExpectingExit({ AUTH_AUDIENCE: AUDIENCE });
+    expect(res.code).toBe(1);
+    expect(res.output).toContain('AUTH_URL');
+    expect(res.output).toContain('npm run start:dev');
+    expect(res.output).not.toContain('Gateway listening');
+  });
+
+  it('refuses DEV_MODE=true together with AUTH_URL', async () => {
+    const res = await runGatewayExpectingExit({
+      DEV_MODE: 'true',
+      AUTH_URL: 'https://tenant.example.com',
+      AUTH_AUDIENCE: AUDIENCE,
+    });
+    expect(res.code).toBe(1);
+    expect(res.output).toMatch(/AUTH_URL: set together with DEV_MODE=true/);
+  });
+
+  it('refuses production without an audience, naming AUTH_AUDIENCE and AUTH_CLIENT_ID', async () => {
+    const res = await runGatewayExpectingExit({
+      NODE_ENV: 'production',
+      AUTH_URL: 'https://tenant.example.com',
+    });
+    expect(res.code).toBe(1);
+    expect(res.output).toContain('AUTH_AUDIENCE');
+    expect(res.output).toContain('AUTH_CLIENT_ID');
+  });
+});
+
+describe('bind address', () => {
+  it('listens on 127.0.0.1 in dev mode unless HOST is set, and on every interface in production', async () => {
+    const dev = await startGateway({ NODE_ENV: 'development', HOST: '' });
+    try {
+      expect(dev.output.join('\n')).toMatch(/Gateway listening on 127\.0\.0\.1:\d+ \(dev mode/);
+      expect(dev.output.join('\n')).not.toContain('anyone who reaches this address');
+    } finally {
+      await dev.stop();
+    }
+    // Asked for explicitly: served, with a warning.
+    const published = await startGateway({ DEV_MODE: 'true', HOST: '0.0.0.0' });
+    try {
+      expect(published.output.join('\n')).toMatch(/Gateway listening on 0\.0\.0\.0:\d+ \(dev mode/);
+      expect(published.output.join('\n')).toContain('anyone who reaches this address is owner of tenant dev');
+    } finally {
+      await published.stop();
+    }
+    const prod = await startGateway({
+      NODE_ENV: 'production',
+      HOST: '',
+      AUTH_URL: 'http://127.0.0.1:9',
+      AUTH_AUDIENCE: AUDIENCE,
+    });
+    try {
+      expect(prod.output.join('\n')).toMatch(/Gateway listening on 0\.0\.0\.0:\d+/);
+    } finally {
+      await prod.stop();
+    }
+  });
+});
+
+describe('tenant claim in production', () => {
+  let jwks: JwksServer;
+  let gw: GatewayProcess;
+  const CLAIM = 'https://app.example.com/tenant_id';
+
+  beforeAll(async () => {
+    jwks = await new JwksServer().start();
+    gw = await startGateway({
+      NODE_ENV: 'production',
+      AUTH_URL: jwks.url,
+      AUTH_AUDIENCE: AUDIENCE,
+      AUTH_TENANT_CLAIM: CLAIM,
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await jwks?.stop();
+  });
+
+  it('takes the tenant from the exact configured claim only; a look-alike claim is refused', async () => {
+    const good = await attemptAuth(gw.url, jwks.sign({ tenant_id: undefined, [CLAIM]: 'acme' }), '127.0.1.1');
+    expect(good).toMatchObject({ ok: true });
+    const c = await DiminuendoClient.connect(gw.url, {
+      token: jwks.sign({ tenant_id: 'ignored', [CLAIM]: 'acme' }),
+      localAddress: '127.0.1.2',
+    });
+    expect(c.identity?.tenantId).toBe('acme');
+    await c.close();
+    const lookAlikes: Record<string, unknown>[] = [
+      { tenant_id: undefined, 'https://evil/tenant_id': 'acme' },
+      { tenant_id: 'acme' },
+      { tenant_id: undefined, 'https://app.example.com/tenant_id/': 'acme' },
+    ];
+    for (const [i, claims] of lookAlikes.entries()) {
+      expect(await attemptAuth(gw.url, jwks.sign(claims), `127.0.2.${i + 1}`)).toMatchObject({
+        ok: false,
+        code: 'AUTH_FAILED',
+      });
+    }
   });
 });

@@ -112,6 +112,15 @@ async function bootstrap(): Promise<void> {
     { port },
     `Gateway listening on ${appConfig.host}:${port}${appConfig.devMode ? ' (dev mode — auth bypassed)' : ''}`,
   );
+  if (appConfig.devMode && !isLoopback(appConfig.host)) {
+    log.warn(
+      `dev mode on ${appConfig.host} (HOST): anyone who reaches this address is owner of tenant dev, without authentication`,
+    );
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 void bootstrap().catch((err: unknown) => {

@@ -11,17 +11,49 @@ function failure(env: NodeJS.ProcessEnv): ConfigValidationError {
   throw new Error('expected buildAuthConfig to throw');
 }
 
+const AUTH = { AUTH_URL: 'https://tenant.auth0.com', AUTH_AUDIENCE: 'api://gw' };
+const DEV = { NODE_ENV: 'development' };
+
 describe('buildAuthConfig (spec README "JWT verification", "Dev mode")', () => {
-  it('refuses production without AUTH_URL, naming AUTH_URL', () => {
-    expect(failure({ NODE_ENV: 'production' }).message).toContain('AUTH_URL');
-    expect(failure({ NODE_ENV: 'production', AUTH_URL: '' }).message).toContain('AUTH_URL');
-    expect(failure({ NODE_ENV: 'production', DEV_MODE: 'false' }).message).toContain('AUTH_URL');
+  it('refuses production without AUTH_URL, naming AUTH_URL and npm run start:dev', () => {
+    for (const env of [
+      { NODE_ENV: 'production' },
+      { NODE_ENV: 'production', AUTH_URL: '' },
+      { NODE_ENV: 'production', DEV_MODE: 'false' },
+      {},
+      { NODE_ENV: '' },
+      { NODE_ENV: 'staging' },
+    ]) {
+      const message = failure({ ...env, AUTH_AUDIENCE: 'api://gw' }).message;
+      expect(message).toContain('AUTH_URL');
+      expect(message).toContain('npm run start:dev');
+    }
   });
 
-  it('accepts production with AUTH_URL', () => {
-    const c = buildAuthConfig({ NODE_ENV: 'production', AUTH_URL: 'https://tenant.auth0.com' });
-    expect(c.devMode).toBe(false);
-    expect(c.issuer).toBe('https://tenant.auth0.com/');
+  it('refuses production without an audience, naming AUTH_AUDIENCE and AUTH_CLIENT_ID', () => {
+    const message = failure({ AUTH_URL: 'https://tenant.auth0.com' }).message;
+    expect(message).toContain('AUTH_AUDIENCE');
+    expect(message).toContain('AUTH_CLIENT_ID');
+    expect(buildAuthConfig({ AUTH_URL: 'https://tenant.auth0.com', AUTH_CLIENT_ID: 'cid' }).audience).toBe(
+      'cid',
+    );
+  });
+
+  it('accepts production with AUTH_URL and an audience (NODE_ENV unset or production)', () => {
+    for (const env of [{ NODE_ENV: 'production', ...AUTH }, AUTH]) {
+      const c = buildAuthConfig(env);
+      expect(c.devMode).toBe(false);
+      expect(c.issuer).toBe('https://tenant.auth0.com/');
+    }
+  });
+
+  it('refuses dev mode together with AUTH_URL, naming both', () => {
+    const flag = failure({ NODE_ENV: 'production', DEV_MODE: 'true', ...AUTH }).message;
+    expect(flag).toContain('AUTH_URL');
+    expect(flag).toContain('DEV_MODE=true');
+    const nodeEnv = failure({ ...DEV, ...AUTH }).message;
+    expect(nodeEnv).toContain('AUTH_URL');
+    expect(nodeEnv).toContain('NODE_ENV=development');
   });
 
   it('accepts production without AUTH_URL when DEV_MODE=true', () => {
@@ -31,8 +63,8 @@ describe('buildAuthConfig (spec README "JWT verification", "Dev mode")', () => {
     expect(c.jwksUri).toBe('');
   });
 
-  it('needs no AUTH_URL in development (the default NODE_ENV)', () => {
-    const c = buildAuthConfig({});
+  it('needs no AUTH_URL in development', () => {
+    const c = buildAuthConfig(DEV);
     expect(c.devMode).toBe(true);
     expect(c.authUrl).toBe('');
     expect(c.issuer).toBe('');
@@ -46,21 +78,24 @@ describe('buildAuthConfig (spec README "JWT verification", "Dev mode")', () => {
     ['http://localhost:9000/realms/x', 'http://localhost:9000/realms/x/'],
     ['http://localhost:9000/realms/x/', 'http://localhost:9000/realms/x/'],
   ])('issuer for %s has exactly one trailing slash', (url, issuer) => {
-    const c = buildAuthConfig({ AUTH_URL: url });
+    const c = buildAuthConfig({ AUTH_URL: url, AUTH_AUDIENCE: 'api://gw' });
     expect(c.issuer).toBe(issuer);
     expect(c.issuer.endsWith('//')).toBe(false);
     expect(c.jwksUri).toBe(`${issuer}.well-known/jwks.json`);
   });
 
   it('uses AUTH_AUDIENCE when set, else AUTH_CLIENT_ID, else no audience', () => {
-    expect(buildAuthConfig({ AUTH_AUDIENCE: 'api://gw', AUTH_CLIENT_ID: 'cid' }).audience).toBe('api://gw');
-    expect(buildAuthConfig({ AUTH_CLIENT_ID: 'cid' }).audience).toBe('cid');
-    expect(buildAuthConfig({ AUTH_AUDIENCE: '', AUTH_CLIENT_ID: 'cid' }).audience).toBe('cid');
-    expect(buildAuthConfig({}).audience).toBe('');
+    const url = 'https://tenant.auth0.com';
+    expect(
+      buildAuthConfig({ AUTH_URL: url, AUTH_AUDIENCE: 'api://gw', AUTH_CLIENT_ID: 'cid' }).audience,
+    ).toBe('api://gw');
+    expect(buildAuthConfig({ AUTH_URL: url, AUTH_CLIENT_ID: 'cid' }).audience).toBe('cid');
+    expect(buildAuthConfig({ AUTH_URL: url, AUTH_AUDIENCE: '', AUTH_CLIENT_ID: 'cid' }).audience).toBe('cid');
+    expect(buildAuthConfig(DEV).audience).toBe('');
   });
 
   it('applies the documented defaults', () => {
-    const c = buildAuthConfig({});
+    const c = buildAuthConfig(DEV);
     expect(c).toMatchObject({
       clockToleranceS: 30,
       tenantClaim: 'tenant_id',
@@ -78,17 +113,18 @@ describe('buildAuthConfig (spec README "JWT verification", "Dev mode")', () => {
   });
 
   it('reads REDIS_URL (redis:// or rediss://) and REDIS_KEY_PREFIX', () => {
-    const c = buildAuthConfig({ REDIS_URL: 'redis://:pw@redis:6379/2', REDIS_KEY_PREFIX: 'gw-eu' });
+    const c = buildAuthConfig({ ...DEV, REDIS_URL: 'redis://:pw@redis:6379/2', REDIS_KEY_PREFIX: 'gw-eu' });
     expect(c.redisUrl).toBe('redis://:pw@redis:6379/2');
     expect(c.redisKeyPrefix).toBe('gw-eu');
-    expect(buildAuthConfig({ REDIS_URL: 'rediss://cache.internal' }).redisUrl).toBe(
+    expect(buildAuthConfig({ ...DEV, REDIS_URL: 'rediss://cache.internal' }).redisUrl).toBe(
       'rediss://cache.internal',
     );
-    expect(buildAuthConfig({ REDIS_URL: '' }).redisUrl).toBe('');
+    expect(buildAuthConfig({ ...DEV, REDIS_URL: '' }).redisUrl).toBe('');
   });
 
   it('reads the remaining variables', () => {
     const c = buildAuthConfig({
+      ...DEV,
       AUTH_CLIENT_SECRET: 'shh',
       AUTH_TENANT_CLAIM: 'org',
       AUTH_ROLES_CLAIM: 'https://x/roles',

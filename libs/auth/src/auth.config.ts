@@ -1,7 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { Transform } from 'class-transformer';
 import { IsInt, IsString, IsUrl, Matches, Max, Min, ValidateIf } from 'class-validator';
-import { ConfigValidationError, csv, isDevMode, validateEnv } from '@app/common';
+import { ConfigValidationError, csv, isDevMode, parseBool, validateEnv } from '@app/common';
 
 export class AuthEnv {
   @ValidateIf((o: AuthEnv) => o.AUTH_URL !== '')
@@ -89,11 +89,8 @@ export interface AuthConfig {
 export function buildAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
   const v = validateEnv(AuthEnv, env);
   const devMode = isDevMode(env);
-  if (!devMode && !v.AUTH_URL) {
-    throw new ConfigValidationError([
-      'AUTH_URL: required in production (NODE_ENV=production without DEV_MODE)',
-    ]);
-  }
+  const problems = devMode ? devModeProblems(v, env) : productionProblems(v);
+  if (problems.length > 0) throw new ConfigValidationError(problems);
   const base = v.AUTH_URL.replace(/\/+$/, '');
   return {
     devMode,
@@ -124,6 +121,40 @@ function parseHops({ value, obj, key }: { value: unknown; obj?: Record<string, u
   if (v === 'true') return 1;
   if (v === 'false') return 0;
   return /^\d{1,3}$/.test(v) ? Number(v) : value;
+}
+
+/**
+ * Production rules (spec README "Dev mode"): anything but an explicit dev mode verifies tokens, so the
+ * issuer and the audience must be known.
+ */
+function productionProblems(v: AuthEnv): string[] {
+  const problems: string[] = [];
+  if (!v.AUTH_URL) {
+    problems.push(
+      'AUTH_URL: required in production (the default unless NODE_ENV=development or DEV_MODE=true); ' +
+        'set AUTH_URL to your Auth0 tenant, or run `npm run start:dev` for a local gateway without authentication',
+    );
+  }
+  if (!v.AUTH_AUDIENCE && !v.AUTH_CLIENT_ID) {
+    problems.push(
+      'AUTH_AUDIENCE or AUTH_CLIENT_ID: required in production, so that tokens issued for another API are refused',
+    );
+  }
+  return problems;
+}
+
+/**
+ * Dev mode bypasses authentication: a configured AUTH_URL says the operator expects tokens to be
+ * verified, so the two together are a contradiction and the gateway refuses rather than guess.
+ */
+function devModeProblems(v: AuthEnv, env: NodeJS.ProcessEnv): string[] {
+  if (!v.AUTH_URL) return [];
+  const asked =
+    parseBool({ value: env.DEV_MODE ?? 'false' }) === true ? 'DEV_MODE=true' : 'NODE_ENV=development';
+  return [
+    `AUTH_URL: set together with ${asked}, but dev mode does not verify tokens; ` +
+      'unset AUTH_URL for dev mode, or drop DEV_MODE / NODE_ENV=development to verify tokens',
+  ];
 }
 
 export const authConfig = registerAs('auth', () => buildAuthConfig(process.env));

@@ -85,13 +85,33 @@ describe('TokenVerifier.claimsFrom', () => {
       expect(claims.tenantId).toBe('plain');
     });
 
-    it('uses a namespaced …/tenant_id claim when the plain one is absent, before org_id', () => {
+    it('never takes a look-alike namespaced …/tenant_id claim: only the exact name, then org_id', () => {
       const claims = verifier.claimsFrom({
         sub: 'u',
-        'https://example.com/tenant_id': 'namespaced',
+        'https://evil/tenant_id': 'victim',
         org_id: 'org',
       });
-      expect(claims.tenantId).toBe('namespaced');
+      expect(claims.tenantId).toBe('org');
+      authFailed(() => verifier.claimsFrom({ sub: 'u', 'https://evil/tenant_id': 'victim' }));
+    });
+
+    it('takes a namespaced claim when that exact name is configured', () => {
+      const ns = new TokenVerifier(config({ tenantClaim: 'https://app.example.com/tenant_id' }));
+      expect(
+        ns.claimsFrom({
+          sub: 'u',
+          'https://app.example.com/tenant_id': 'acme',
+          'https://evil/tenant_id': 'victim',
+          tenant_id: 'plain',
+        }).tenantId,
+      ).toBe('acme');
+      expect(ns.claimsFrom({ sub: 'u', 'https://evil/tenant_id': 'victim', org_id: 'org' }).tenantId).toBe(
+        'org',
+      );
+    });
+
+    it('does not read inherited properties as claims', () => {
+      authFailed(() => new TokenVerifier(config({ tenantClaim: 'constructor' })).claimsFrom({ sub: 'u' }));
     });
 
     it('falls back to org_id', () => {
@@ -111,12 +131,13 @@ describe('TokenVerifier.claimsFrom', () => {
       authFailed(() => verifier.claimsFrom({ sub: 'u', email: 'a@b.c' }));
     });
 
-    it('honours a configured claim name, including its namespaced form', () => {
+    it('honours a configured claim name, and only that name', () => {
       const custom = new TokenVerifier(config({ tenantClaim: 'workspace' }));
       expect(custom.claimsFrom({ sub: 'u', workspace: 'ws1', tenant_id: 'ignored' }).tenantId).toBe('ws1');
       expect(
-        custom.claimsFrom({ sub: 'u', 'https://x.io/workspace': 'ws2', tenant_id: 'ignored' }).tenantId,
-      ).toBe('ws2');
+        custom.claimsFrom({ sub: 'u', 'https://x.io/workspace': 'ws2', org_id: 'org', tenant_id: 'ignored' })
+          .tenantId,
+      ).toBe('org');
       expect(custom.claimsFrom({ sub: 'u', tenant_id: 'ignored', org_id: 'org' }).tenantId).toBe('org');
     });
 

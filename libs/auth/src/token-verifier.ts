@@ -84,12 +84,15 @@ export class TokenVerifier {
     this.cache.sweep();
   }
 
+  /**
+   * The claim named exactly AUTH_TENANT_CLAIM (Auth0 custom claims are namespaced: configure the full
+   * name, e.g. `https://app.example.com/tenant_id`), else Auth0's `org_id`. No other claim is read: a
+   * look-alike such as `https://evil/tenant_id` must not choose the tenant.
+   */
   private tenantClaim(payload: JwtPayload): unknown {
     const name = this.config.tenantClaim;
-    if (payload[name] !== undefined) return payload[name];
-    const namespaced = Object.keys(payload).find((k) => k.endsWith(`/${name}`));
-    if (namespaced) return payload[namespaced];
-    return payload.org_id;
+    if (Object.hasOwn(payload, name)) return payload[name];
+    return Object.hasOwn(payload, 'org_id') ? payload.org_id : undefined;
   }
 
   private rolesClaim(payload: JwtPayload): string[] {

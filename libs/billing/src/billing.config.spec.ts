@@ -14,7 +14,7 @@ function problems(env: NodeJS.ProcessEnv): string {
 
 describe('buildBillingConfig', () => {
   it('is off in dev mode and on in production unless BILLING_ENABLED says otherwise', () => {
-    expect(buildBillingConfig({}).enabled).toBe(false);
+    expect(buildBillingConfig({}).enabled).toBe(true); // unset NODE_ENV: production rules
     expect(buildBillingConfig({ NODE_ENV: 'development' }).enabled).toBe(false);
     expect(buildBillingConfig({ NODE_ENV: 'production' }).enabled).toBe(true);
     expect(buildBillingConfig({ NODE_ENV: 'production', DEV_MODE: 'true' }).enabled).toBe(false);

@@ -8,10 +8,14 @@ import { PostgresCreditStore } from './postgres-credit-store';
 import { PriceTable } from './pricing';
 import { TypeOrmCreditStore } from './typeorm-credit-store';
 
-/** The tenant registries unless BILLING_DATABASE_URL names a shared PostgreSQL database (connected at start). */
+/**
+ * The tenant registries unless BILLING_DATABASE_URL names a shared PostgreSQL database: connected at
+ * start when it answers, else in the background (the gateway starts without it, turns answer
+ * BILLING_UNAVAILABLE meanwhile).
+ */
 async function creditStore(config: BillingConfig, registry: TenantRegistry): Promise<CreditStore> {
   if (!config.database) return new TypeOrmCreditStore(registry);
-  return PostgresCreditStore.open(config.database);
+  return PostgresCreditStore.connectInBackground(config.database);
 }
 
 /**

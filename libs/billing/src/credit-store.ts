@@ -1,6 +1,17 @@
 import type { TenantId } from '@app/common';
 import type { LedgerKind, ReservationStatus } from '@app/persistence';
 
+/**
+ * The store cannot be reached (a shared database that is down). Not a user error: the turn path turns
+ * it into BILLING_UNAVAILABLE; other operations fail like any internal error.
+ */
+export class CreditStoreUnavailableError extends Error {
+  constructor() {
+    super('the credit store is unreachable');
+    this.name = 'CreditStoreUnavailableError';
+  }
+}
+
 export interface CreditAccount {
   balance: number;
   reserved: number;

@@ -6,10 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_DATABASE_URL, uniqueName } from '../../../test/support/services';
+import { TcpProxy } from '../../../test/support/tcp-proxy';
 import type { BillingConfig, SharedCreditDatabaseConfig } from './billing.config';
 import { CreditsService } from './credits.service';
 import { InsufficientCreditsError } from './ledger-math';
-import { PostgresCreditStore } from './postgres-credit-store';
+import { CreditStoreUnavailableError } from './credit-store';
+import { isConnectionFailure, PostgresCreditStore } from './postgres-credit-store';
 import { PriceTable } from './pricing';
 
 /*
@@ -204,5 +206,73 @@ describe('the shared credit migration', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('PostgresCreditStore when PostgreSQL cannot be reached', () => {
+  it('connectInBackground starts without it: operations fail at once with CreditStoreUnavailableError', async () => {
+    const store = await PostgresCreditStore.connectInBackground({
+      url: 'postgres://postgres@127.0.0.1:1/test',
+      schema,
+      poolMax: 2,
+    });
+    try {
+      await expect(store.account(freshTenant())).rejects.toBeInstanceOf(CreditStoreUnavailableError);
+      await expect(store.reserve(freshTenant(), { id: 'r', amount: 1 })).rejects.toBeInstanceOf(
+        CreditStoreUnavailableError,
+      );
+      expect(await store.probe()).toMatchObject({ ok: false });
+    } finally {
+      await store.close();
+    }
+    await expect(
+      PostgresCreditStore.open({ url: 'postgres://postgres@127.0.0.1:1/test', schema, poolMax: 2 }),
+    ).rejects.toThrow();
+  });
+
+  it('turns a database lost mid-run into CreditStoreUnavailableError, and works again when it is back', async () => {
+    const target = new URL(TEST_DATABASE_URL);
+    const proxy = await new TcpProxy(target.hostname, Number(target.port || 5432)).start();
+    const store = await PostgresCreditStore.connectInBackground({
+      url: proxy.rewrite(TEST_DATABASE_URL),
+      schema,
+      poolMax: 2,
+    });
+    const t = freshTenant();
+    try {
+      await store.grant(t, 5 * R, {});
+      expect(await store.probe()).toEqual({ ok: true });
+      await proxy.cut();
+      await expect(store.reserve(t, { id: 'lost', amount: R })).rejects.toBeInstanceOf(
+        CreditStoreUnavailableError,
+      );
+      await expect(store.account(t)).rejects.toBeInstanceOf(CreditStoreUnavailableError);
+      expect(await store.probe()).toMatchObject({ ok: false });
+      await proxy.restore();
+      // The pool opens new connections once the database answers again.
+      let back = await store.probe();
+      for (let i = 0; i < 20 && !back.ok; i++) back = await store.probe();
+      expect(back).toEqual({ ok: true });
+      await store.reserve(t, { id: 'after', amount: R });
+      expect(await store.account(t)).toMatchObject({ balance: 5 * R, reserved: R });
+    } finally {
+      await store.close();
+      await proxy.cut();
+    }
+  });
+});
+
+describe('isConnectionFailure', () => {
+  it.each([
+    [{ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:1' }, true],
+    [{ driverError: { code: '08006' }, message: 'x' }, true],
+    [{ code: '57P01', message: 'terminating connection due to administrator command' }, true],
+    [new Error('Connection terminated unexpectedly'), true],
+    [new Error('timeout exceeded when trying to connect'), true],
+    [{ driverError: { code: '23505' }, message: 'duplicate key value violates unique constraint' }, false],
+    [new InsufficientCreditsError(), false],
+    [undefined, false],
+  ])('%p → %p', (err, expected) => {
+    expect(isConnectionFailure(err)).toBe(expected);
   });
 });

@@ -147,7 +147,7 @@ describe('parseBool', () => {
 
 describe('isDevMode (spec README "Dev mode")', () => {
   it.each([
-    [{}, true],
+    [{}, false],
     [{ NODE_ENV: 'development' }, true],
     [{ NODE_ENV: 'production' }, false],
     [{ NODE_ENV: 'test' }, false],
@@ -158,7 +158,9 @@ describe('isDevMode (spec README "Dev mode")', () => {
     [{ NODE_ENV: 'production', DEV_MODE: '0' }, false],
     [{ NODE_ENV: 'production', DEV_MODE: 'maybe' }, false],
     [{ NODE_ENV: 'development', DEV_MODE: 'false' }, true],
-    [{ DEV_MODE: 'false' }, true],
+    [{ DEV_MODE: 'false' }, false],
+    [{ DEV_MODE: 'true' }, true],
+    [{ NODE_ENV: 'Development' }, false],
   ])('%p → %p', (env, expected) => {
     expect(isDevMode(env)).toBe(expected);
   });
@@ -177,9 +179,10 @@ describe('csv', () => {
 });
 
 describe('isDevMode with an empty NODE_ENV', () => {
-  it('treats an empty NODE_ENV as unset (development)', () => {
-    expect(isDevMode({ NODE_ENV: '' })).toBe(true);
-    expect(isDevMode({ NODE_ENV: '', DEV_MODE: 'false' })).toBe(true);
+  it('treats an empty NODE_ENV as unset (production rules)', () => {
+    expect(isDevMode({ NODE_ENV: '' })).toBe(false);
+    expect(isDevMode({ NODE_ENV: '', DEV_MODE: 'false' })).toBe(false);
+    expect(isDevMode({ NODE_ENV: '', DEV_MODE: 'true' })).toBe(true);
     expect(isDevMode({ NODE_ENV: 'production' })).toBe(false);
   });
 });

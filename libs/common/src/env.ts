@@ -56,10 +56,13 @@ export function parseBool({
   return value;
 }
 
-/** Dev mode rule (spec README): DEV_MODE=true or NODE_ENV=development; NODE_ENV defaults to development. */
+/**
+ * Dev mode rule (spec README "Dev mode"): only when asked for, `DEV_MODE=true` or
+ * `NODE_ENV=development`. An unset (or empty) NODE_ENV means production rules.
+ */
 export function isDevMode(env: NodeJS.ProcessEnv): boolean {
   const devFlag = parseBool({ value: env.DEV_MODE ?? 'false' });
-  return devFlag === true || (env.NODE_ENV || 'development') === 'development';
+  return devFlag === true || env.NODE_ENV === 'development';
 }
 
 export function csv(value: unknown): string[] {

@@ -31,7 +31,10 @@ export interface PodiumFileContent {
 export interface PodiumProbeResult {
   ok: boolean;
   latencyMs: number;
+  /** For the log: what failed, in words (no secret, no response body). */
   error?: string;
+  /** Why the probe failed, for a health answer: an error kind, or `unauthorized` (API key refused). */
+  kind?: PodiumErrorKind | 'unauthorized';
 }
 
 /** One upstream attempt (each retry attempt and each fail-fast is reported), for metrics. */
@@ -210,13 +213,19 @@ export class PodiumClient {
       });
       const latencyMs = elapsed(started);
       if (answer.status === 401)
-        return { ok: false, latencyMs, error: 'Podium rejected the API key (HTTP 401)' };
+        return {
+          ok: false,
+          latencyMs,
+          error: 'Podium rejected the API key (HTTP 401)',
+          kind: 'unauthorized',
+        };
       return { ok: true, latencyMs };
     } catch (err) {
       return {
         ok: false,
         latencyMs: elapsed(started),
         error: err instanceof PodiumError ? err.message : 'probe failed',
+        kind: err instanceof PodiumError ? err.kind : 'network',
       };
     }
   }

@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   'SESSION_NOT_FOUND',
   'FORBIDDEN',
   'INSUFFICIENT_CREDITS',
+  'BILLING_UNAVAILABLE',
   'TURN_IN_PROGRESS',
   'NO_ACTIVE_TURN',
   'INVALID_STATE',
@@ -53,6 +54,8 @@ export function defaultErrorMessage(code: ErrorCode): string {
       return 'Your role does not allow this action';
     case 'INSUFFICIENT_CREDITS':
       return 'Insufficient credits to start a turn';
+    case 'BILLING_UNAVAILABLE':
+      return 'Credits cannot be checked right now; try again later';
     case 'TURN_IN_PROGRESS':
       return 'A turn is already in progress';
     case 'NO_ACTIVE_TURN':

@@ -1,7 +1,7 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { isFencedError } from '@app/persistence';
 import type { Response } from 'express';
-import { InvalidAmountError } from '@app/billing';
+import { CreditStoreUnavailableError, InvalidAmountError } from '@app/billing';
 import { DomainError, type ErrorCode } from '@app/protocol';
 import { AdminError } from './common/admin-error';
 import { InvalidCursorError } from './usage/usage.service';
@@ -15,6 +15,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   FILE_NOT_FOUND: 404,
   LAST_OWNER: 409,
   INSUFFICIENT_CREDITS: 402,
+  BILLING_UNAVAILABLE: 503,
   RATE_LIMITED: 429,
   AUTH_RATE_LIMITED: 429,
   INVALID_MESSAGE: 400,
@@ -46,6 +47,8 @@ export class HttpErrorFilter implements ExceptionFilter {
       exception = new AdminError('VALIDATION_FAILED', exception.message, [
         { field: 'amount', messages: [exception.message] },
       ]);
+    } else if (exception instanceof CreditStoreUnavailableError) {
+      exception = new DomainError('BILLING_UNAVAILABLE');
     } else if (exception instanceof InvalidCursorError) {
       exception = new AdminError('VALIDATION_FAILED', exception.message, [
         { field: 'before', messages: [exception.message] },

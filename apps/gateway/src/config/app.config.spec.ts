@@ -16,8 +16,8 @@ describe('buildAppConfig (operations.md §2)', () => {
     const c = buildAppConfig({});
     expect(c.port).toBe(8080);
     expect(c.host).toBe('0.0.0.0');
-    expect(c.nodeEnv).toBe('development');
-    expect(c.devMode).toBe(true);
+    expect(c.nodeEnv).toBe('production');
+    expect(c.devMode).toBe(false);
     expect(c.logLevel).toBe('info');
     expect(c.ws).toEqual({
       maxMessageBytes: 1024 * 1024,
@@ -34,7 +34,8 @@ describe('buildAppConfig (operations.md §2)', () => {
     expect(c.shutdownTimeoutMs).toBe(10_000);
     expect(c.shutdownDrainMs).toBe(500);
     expect(c.metricsEnabled).toBe(true);
-    expect(c.openApiEnabled).toBe(true);
+    expect(c.metricsPort).toBeUndefined();
+    expect(c.openApiEnabled).toBe(false);
     expect(c.secretsSet).toEqual({
       ENSEMBLE_API_KEY: false,
       E2B_API_KEY: false,
@@ -68,6 +69,26 @@ describe('buildAppConfig (operations.md §2)', () => {
     expect(buildAppConfig({ HOSTNAME: 'container-1', HOST: '127.0.0.1' }).host).toBe('127.0.0.1');
   });
 
+  it('binds dev mode to loopback unless HOST is set (HOSTNAME is not a request to publish)', () => {
+    expect(buildAppConfig({ NODE_ENV: 'development' }).host).toBe('127.0.0.1');
+    expect(buildAppConfig({ DEV_MODE: 'true', HOSTNAME: 'laptop' }).host).toBe('127.0.0.1');
+    expect(buildAppConfig({ NODE_ENV: 'development', HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(buildAppConfig({ NODE_ENV: 'development', HOST: '' }).host).toBe('127.0.0.1');
+  });
+
+  it('turns OpenAPI on by default in dev mode only; OPENAPI_ENABLED overrides', () => {
+    expect(buildAppConfig({ NODE_ENV: 'development' }).openApiEnabled).toBe(true);
+    expect(buildAppConfig({ NODE_ENV: 'production' }).openApiEnabled).toBe(false);
+    expect(buildAppConfig({ NODE_ENV: 'production', OPENAPI_ENABLED: 'true' }).openApiEnabled).toBe(true);
+    expect(buildAppConfig({ NODE_ENV: 'development', OPENAPI_ENABLED: 'false' }).openApiEnabled).toBe(false);
+  });
+
+  it('reads METRICS_PORT and refuses it equal to PORT', () => {
+    expect(buildAppConfig({ METRICS_PORT: '9464' }).metricsPort).toBe(9464);
+    expect(buildAppConfig({ PORT: '0', METRICS_PORT: '0' }).metricsPort).toBe(0);
+    expect(failure({ PORT: '9000', METRICS_PORT: '9000' }).message).toContain('METRICS_PORT');
+  });
+
   it('reads booleans', () => {
     const c = buildAppConfig({ METRICS_ENABLED: 'false', OPENAPI_ENABLED: '0' });
     expect(c.metricsEnabled).toBe(false);
@@ -75,7 +96,8 @@ describe('buildAppConfig (operations.md §2)', () => {
   });
 
   it.each([
-    [{}, true],
+    [{}, false],
+    [{ NODE_ENV: 'development' }, true],
     [{ NODE_ENV: 'production' }, false],
     [{ NODE_ENV: 'production', DEV_MODE: 'true' }, true],
     [{ NODE_ENV: 'development', DEV_MODE: 'false' }, true],
@@ -104,6 +126,9 @@ describe('buildAppConfig (operations.md §2)', () => {
     ['LOG_LEVEL', 'verbose'],
     ['DEV_MODE', 'maybe'],
     ['METRICS_ENABLED', 'sometimes'],
+    ['METRICS_PORT', '70000'],
+    ['METRICS_PORT', 'nine'],
+    ['OPENAPI_ENABLED', 'perhaps'],
     ['WS_MAX_MESSAGE_BYTES', '10'],
     ['WS_RATE_LIMIT_MAX', '0'],
     ['ERROR_MESSAGE_MAX_CHARS', '10'],

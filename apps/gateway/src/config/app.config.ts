@@ -1,7 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
-import { isDevMode, parseBool, validateEnv } from '@app/common';
+import { ConfigValidationError, isDevMode, parseBool, validateEnv } from '@app/common';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warning', 'error', 'fatal'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -14,14 +14,19 @@ export class AppEnv {
   @Min(0)
   @Max(65535)
   PORT: number = 8080;
-  /** Bind address. `HOST` wins over `HOSTNAME` (container runtimes set HOSTNAME to the container name). */
+  /**
+   * Bind address. `HOST` wins over `HOSTNAME` (container runtimes set HOSTNAME to the container name).
+   * Dev mode binds 127.0.0.1 unless HOST is set; HOSTNAME is not read there.
+   */
+  @IsOptional()
   @IsString()
-  HOSTNAME: string = '0.0.0.0';
+  HOSTNAME?: string;
   @IsOptional()
   @IsString()
   HOST?: string;
+  /** Only `development` turns dev mode on; unset means production rules. */
   @IsString()
-  NODE_ENV: string = 'development';
+  NODE_ENV: string = 'production';
   @Transform(parseBool)
   @IsBoolean()
   DEV_MODE: boolean = false;
@@ -66,9 +71,17 @@ export class AppEnv {
   @Transform(parseBool)
   @IsBoolean()
   METRICS_ENABLED: boolean = true;
+  /** Serve /metrics on its own listener (same bind address) instead of the main port; 0 = any free port. */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  METRICS_PORT?: number;
+  /** `/api/docs*`. Unset: on in dev mode, off in production. */
+  @IsOptional()
   @Transform(parseBool)
   @IsBoolean()
-  OPENAPI_ENABLED: boolean = true;
+  OPENAPI_ENABLED?: boolean;
 
   /** Joining an inactive session starts its agent (false: the first turn or file request does). */
   @Transform(parseBool)
@@ -161,6 +174,8 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
   shutdownDrainMs: number;
   metricsEnabled: boolean;
+  /** Port of the separate /metrics listener; undefined: /metrics is served on the main port. */
+  metricsPort?: number;
   openApiEnabled: boolean;
   secretsSet: Record<string, boolean>;
   unused: Record<string, string | undefined>;
@@ -168,11 +183,18 @@ export interface AppConfig {
 
 export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
   const v = validateEnv(AppEnv, env);
+  const devMode = isDevMode(env);
+  if (v.METRICS_PORT !== undefined && v.METRICS_PORT !== 0 && v.METRICS_PORT === v.PORT) {
+    throw new ConfigValidationError([
+      `METRICS_PORT: must differ from PORT (both ${v.PORT}); leave it unset to serve /metrics on PORT`,
+    ]);
+  }
   return {
     port: v.PORT,
-    host: v.HOST ?? v.HOSTNAME,
+    // Dev mode never publishes itself by accident: loopback unless HOST says otherwise.
+    host: v.HOST ?? (devMode ? '127.0.0.1' : (v.HOSTNAME ?? '0.0.0.0')),
     nodeEnv: v.NODE_ENV,
-    devMode: isDevMode(env),
+    devMode,
     logLevel: v.LOG_LEVEL,
     ws: {
       maxMessageBytes: v.WS_MAX_MESSAGE_BYTES,
@@ -201,7 +223,8 @@ export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainMs: v.SHUTDOWN_DRAIN_MS,
     metricsEnabled: v.METRICS_ENABLED,
-    openApiEnabled: v.OPENAPI_ENABLED,
+    metricsPort: v.METRICS_PORT,
+    openApiEnabled: v.OPENAPI_ENABLED ?? devMode,
     secretsSet: {
       ENSEMBLE_API_KEY: v.ENSEMBLE_API_KEY !== '',
       E2B_API_KEY: v.E2B_API_KEY !== '',

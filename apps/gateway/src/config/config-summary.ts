@@ -24,7 +24,11 @@ export function configSummary(c: AllConfig): Record<string, unknown> {
     wsMaxMessageBytes: c.app.ws.maxMessageBytes,
     wsRateLimit: `${c.app.ws.rateLimitMax}/${c.app.ws.rateLimitWindowMs}ms`,
     heartbeatMs: c.app.ws.heartbeatIntervalMs,
-    metrics: c.app.metricsEnabled,
+    metrics: !c.app.metricsEnabled
+      ? 'off'
+      : c.app.metricsPort === undefined
+        ? 'on the main port'
+        : `own listener on port ${c.app.metricsPort}`,
     podiumUrl: c.podium.url,
     activateOnJoin: c.app.sessions.activateOnJoin,
     billing: `${c.billing.enabled ? 'on' : 'off'}, reservation ${c.billing.reservationCredits} micro-credits, ${Object.keys(c.billing.prices).length} configured prices`,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { TenantRegistry } from '@app/persistence';
 
@@ -10,8 +10,9 @@ const RECHECK_MS = 5000;
 /** DATA_DIR is writable: checked by writing a probe file, in the background, so probes stay cheap. */
 @Injectable()
 export class DataDirIndicator implements OnModuleInit, OnModuleDestroy {
-  private ok = false;
-  private error?: string;
+  private readonly logger = new Logger('Health');
+  /** Undefined until the first probe. */
+  private ok?: boolean;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -29,12 +30,12 @@ export class DataDirIndicator implements OnModuleInit, OnModuleDestroy {
   }
 
   get writable(): boolean {
-    return this.ok;
+    return this.ok === true;
   }
 
   check(key = 'dataDir') {
     const check = this.indicator.check(key);
-    return this.ok ? check.up() : check.down({ error: this.error ?? 'not writable' });
+    return this.ok ? check.up() : check.down({ code: 'NOT_WRITABLE' });
   }
 
   async probe(): Promise<boolean> {
@@ -44,11 +45,15 @@ export class DataDirIndicator implements OnModuleInit, OnModuleDestroy {
       await mkdir(root, { recursive: true });
       await writeFile(file, 'ok');
       await rm(file, { force: true });
+      if (this.ok === false) this.logger.log('DATA_DIR is writable again');
       this.ok = true;
-      this.error = undefined;
     } catch (err) {
+      if (this.ok !== false) {
+        this.logger.error(
+          `DATA_DIR is not writable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
+      }
       this.ok = false;
-      this.error = (err as NodeJS.ErrnoException).code ?? 'not writable';
     }
     return this.ok;
   }

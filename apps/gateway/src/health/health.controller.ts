@@ -1,22 +1,26 @@
-import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
-import { HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
+import { Controller, Get, Logger, Res } from '@nestjs/common';
+import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import type { Response } from 'express';
 import { PROTOCOL_VERSION } from '@app/protocol';
 import { GATEWAY_VERSION } from '../version';
 import { ConnectionRegistry } from '../connection/connection-registry';
 import { LifecycleState } from '../lifecycle/lifecycle.state';
-import { HealthComponents } from './health-components';
+import { HealthComponents, type HealthComponent } from './health-components';
+
+import { healthReport, type HealthReport } from './health-report';
 
 /**
  * Kubernetes and load-balancer probes. `/health/live` is cheap (health/liveness.ts, before the Nest
- * pipeline);
- * `/health/ready` is honest (not draining, DATA_DIR writable, dependencies reachable);
- * `/health` is the deep check with component status and instance figures (503 when a component is down).
+ * pipeline). `/health/ready` and `/health` answer 503 only when this instance cannot serve (draining,
+ * DATA_DIR not writable, Redis down in lease mode); a dependency that only some requests need (Podium,
+ * the shared credit ledger) being down leaves them at 200 with `status: "degraded"`, so one upstream
+ * blip does not take every gateway out of its load balancer. `/health` adds the instance figures.
  */
 @Controller('health')
 export class HealthController {
+  private readonly logger = new Logger('Health');
+
   constructor(
-    private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
     private readonly components: HealthComponents,
     private readonly lifecycle: LifecycleState,
@@ -24,15 +28,15 @@ export class HealthController {
   ) {}
 
   @Get('ready')
-  async ready(@Res({ passthrough: true }) res: Response) {
-    return this.run(res, [() => this.lifecycleCheck(), ...this.components.checks()]);
+  async ready(@Res({ passthrough: true }) res: Response): Promise<HealthReport> {
+    return this.answer(res, await this.report());
   }
 
   @Get()
   async deep(@Res({ passthrough: true }) res: Response) {
-    const result = await this.run(res, [() => this.lifecycleCheck(), ...this.components.checks()]);
+    const report = await this.report();
     return {
-      ...result,
+      ...this.answer(res, report),
       version: GATEWAY_VERSION,
       uptimeMs: Date.now() - this.lifecycle.startedAt,
       devMode: this.components.devMode,
@@ -42,23 +46,32 @@ export class HealthController {
     };
   }
 
+  private answer(res: Response, report: HealthReport): HealthReport {
+    if (report.status === 'error') res.status(503);
+    return report;
+  }
+
+  private async report(): Promise<HealthReport> {
+    const all: HealthComponent[] = [
+      { key: 'lifecycle', critical: true, check: () => this.lifecycleCheck() },
+      ...this.components.components(),
+    ];
+    const results = await Promise.all(all.map((c) => this.run(c)));
+    return healthReport(all.map((c, i) => ({ key: c.key, critical: c.critical, result: results[i] })));
+  }
+
+  private async run(component: HealthComponent): Promise<HealthIndicatorResult[string]> {
+    try {
+      const result = await component.check();
+      return result[component.key] ?? { status: 'down', code: 'CHECK_FAILED' };
+    } catch (err) {
+      this.logger.warn(`health check ${component.key} failed: ${(err as Error).message}`);
+      return { status: 'down', code: 'CHECK_FAILED' };
+    }
+  }
+
   private lifecycleCheck() {
     const check = this.indicator.check('lifecycle');
     return this.lifecycle.draining ? check.down({ state: 'shutting_down' }) : check.up({ state: 'running' });
-  }
-
-  private async run(
-    res: Response,
-    checks: Parameters<HealthCheckService['check']>[0],
-  ): Promise<HealthCheckResult> {
-    try {
-      return await this.health.check(checks);
-    } catch (err) {
-      if (err instanceof ServiceUnavailableException) {
-        res.status(503);
-        return err.getResponse() as HealthCheckResult;
-      }
-      throw err;
-    }
   }
 }

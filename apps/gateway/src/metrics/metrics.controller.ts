@@ -3,7 +3,10 @@ import { ConfigService } from '@nestjs/config';
 import type { AllConfig } from '../config';
 import { MetricsService } from './metrics.service';
 
-/** Prometheus text exposition at /metrics (METRICS_ENABLED=false turns it off). */
+/**
+ * Prometheus text exposition at /metrics (METRICS_ENABLED=false turns it off; with METRICS_PORT it is
+ * served on that port instead, by MetricsListener).
+ */
 @Controller('metrics')
 export class MetricsController {
   private readonly enabled: boolean;
@@ -12,7 +15,8 @@ export class MetricsController {
     private readonly metrics: MetricsService,
     config: ConfigService<AllConfig, true>,
   ) {
-    this.enabled = config.get('app', { infer: true }).metricsEnabled;
+    const app = config.get('app', { infer: true });
+    this.enabled = app.metricsEnabled && app.metricsPort === undefined;
   }
 
   @Get()
