@@ -150,7 +150,7 @@ describe('buildAuthConfig (spec README "JWT verification", "Dev mode")', () => {
     ['2', 2],
     ['32', 32],
   ])('reads TRUST_PROXY=%p as %p trusted hops', (value, hops) => {
-    expect(buildAuthConfig({ TRUST_PROXY: value }).trustProxy).toBe(hops);
+    expect(buildAuthConfig({ NODE_ENV: 'development', TRUST_PROXY: value }).trustProxy).toBe(hops);
   });
 
   it.each([
