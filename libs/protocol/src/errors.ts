@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'FILE_NOT_FOUND',
   'MEMBER_NOT_FOUND',
   'LAST_OWNER',
+  'TENANT_NOT_SERVED',
   'INTERNAL_ERROR',
 ] as const;
 
@@ -71,6 +72,8 @@ export function defaultErrorMessage(code: ErrorCode): string {
       return 'Member not found';
     case 'LAST_OWNER':
       return 'The last owner can be neither removed nor demoted';
+    case 'TENANT_NOT_SERVED':
+      return "This gateway instance does not serve your tenant; connect through your tenant's route";
     case 'INTERNAL_ERROR':
       return 'Internal error';
   }
@@ -100,5 +103,15 @@ export class SessionNotFoundError extends DomainError {
 export class ForbiddenError extends DomainError {
   constructor(message?: string) {
     super('FORBIDDEN', message);
+  }
+}
+
+/**
+ * The authenticated tenant is assigned to another shard (SHARD_TENANTS, per-instance volumes). The
+ * WebSocket is closed with CloseCode.TENANT_NOT_SERVED after the error; HTTP answers 421.
+ */
+export class TenantNotServedError extends DomainError {
+  constructor() {
+    super('TENANT_NOT_SERVED');
   }
 }
