@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { TenantAdmission } from '@app/auth';
 import { TenantNotServedError } from '@app/protocol';
 import type { ShardConfig } from './shard.config';
 
@@ -6,7 +7,7 @@ export const SHARD_CONFIG = Symbol('SHARD_CONFIG');
 
 /** Whether this instance serves a tenant; the one check made where an identity is established. */
 @Injectable()
-export class ShardMap {
+export class ShardMap implements TenantAdmission {
   private readonly tenants: Set<string>;
 
   constructor(@Inject(SHARD_CONFIG) private readonly config: ShardConfig) {
@@ -18,8 +19,8 @@ export class ShardMap {
     return this.tenants.has(tenantId) || this.config.prefixes.some((p) => tenantId.startsWith(p));
   }
 
-  /** Throws TENANT_NOT_SERVED for a tenant assigned to another shard. */
-  admit(identity: { tenantId: string }): void {
-    if (!this.serves(identity.tenantId)) throw new TenantNotServedError();
+  /** Throws TENANT_NOT_SERVED for a tenant assigned to another shard (TENANT_ADMISSION of the auth lib). */
+  admit(tenantId: string): void {
+    if (!this.serves(tenantId)) throw new TenantNotServedError();
   }
 }

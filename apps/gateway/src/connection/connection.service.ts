@@ -13,7 +13,6 @@ import {
   type AuthenticatedEvent,
 } from '@app/protocol';
 import { isRemoteSocket, type RemoteSocket } from '../cluster/remote-socket';
-import { ShardMap } from '../cluster/shard-map';
 import { TenantRouter } from '../cluster/tenant-router';
 import type { AllConfig, AppConfig } from '../config';
 import { Broadcaster, tenantTopic } from '../events/broadcaster';
@@ -38,7 +37,6 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     private readonly origins: OriginPolicy,
     private readonly tenants: TenantRegistry,
     private readonly router: TenantRouter,
-    private readonly shards: ShardMap,
     private readonly logger: PinoLogger,
   ) {
     this.app = config.get('app', { infer: true });
@@ -110,9 +108,6 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
   /** The `authenticate` message: verify, bind the identity, join the tenant topic. */
   async authenticate(conn: Connection, token: string): Promise<AuthenticatedEvent> {
     const identity = await this.auth.authenticate(token, conn.ip);
-    // Per-instance volumes: a tenant assigned to another shard is refused (TENANT_NOT_SERVED, then
-    // close 4021) before anything of it is opened here.
-    this.shards.admit(identity);
     try {
       await this.bind(conn, identity);
     } catch (err) {

@@ -9,18 +9,17 @@ import {
 import { HttpAuthGuard } from '@app/auth';
 import { ErrorBodyDto } from './error-body.dto';
 import { OriginGuard } from './origin.guard';
-import { TenantShardGuard } from './tenant-shard.guard';
 import { adminValidationPipe } from './validation';
 
 /**
  * A controller of the admin HTTP API under `/api/v1/{path}`: the CSRF origin rule, then authentication
- * (JWT or API key; 401) and the handler's `RequirePermission` (403), a tenant of another shard (421), DTO validation (400), and the
+ * (JWT or API key; 401) and the handler's `RequirePermission` (403), DTO validation (400), and the
  * OpenAPI tags and error answers.
  */
 export function AdminController(path: string, tag: string): ClassDecorator {
   return applyDecorators(
     Controller(`api/v1/${path}`),
-    UseGuards(OriginGuard, HttpAuthGuard, TenantShardGuard),
+    UseGuards(OriginGuard, HttpAuthGuard),
     UsePipes(adminValidationPipe),
     ApiTags(tag),
     ApiBearerAuth(),
