@@ -209,6 +209,9 @@ describe('Dockerfile and compose files match what the tests run', () => {
     expect(dockerfile).toContain(`CMD ["node", "${entry}"]`);
     expect(dockerfile).toMatch(/^USER \d+:\d+$/m);
     expect(dockerfile).toMatch(/NODE_ENV=production/);
+    // Secrets next to the compose files never enter the build context.
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
+    expect(ignored).toEqual(expect.arrayContaining(['**/.env', 'node_modules', 'dist', 'data']));
   });
 
   it('the compose cluster protects Redis with a password and sets CLUSTER_SECRET', () => {
