@@ -21,10 +21,13 @@ ENV NODE_ENV=production \
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-RUN mkdir -p /data && chown node:node /data
-USER node
+RUN mkdir -p /data && chown 1000:1000 /data
+# Numeric (the image's `node` user), so Kubernetes' runAsNonRoot can verify it. The root filesystem may
+# be read-only: the gateway writes only to DATA_DIR and /tmp.
+USER 1000:1000
 VOLUME ["/data"]
-EXPOSE 8080
+# 8080: WebSocket, admin API and probes; 9090: /metrics when METRICS_PORT=9090 (keep it off the edge).
+EXPOSE 8080 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # The same entry point the test suite runs (test/support/gateway-process.ts).

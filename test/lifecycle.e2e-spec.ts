@@ -1,11 +1,9 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { get as httpsGet } from 'node:https';
-import { connect, createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { DiminuendoClient } from '@app/client';
 import { DURABLE_EVENT_TYPES, type SessionEvent } from '@app/protocol';
 import { startGateway, tempDataDir, type GatewayProcess } from './support/gateway-process';
+import { edgeGet, findNginx, startEdgeProxy, type EdgeProxy } from './support/nginx';
 import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
 import { databases, query } from './support/sqlite';
 
@@ -15,30 +13,6 @@ const durableOf = (c: DiminuendoClient, id: string) =>
     (e: any) => e.sessionId === id && typeof e.seq === 'number' && DURABLE_EVENT_TYPES.has(e.type),
   ) as Ev[];
 const strip = ({ requestId: _r, ...rest }: any) => rest;
-
-async function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as any).port;
-      srv.close(() => res(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const open = await new Promise<boolean>((res) => {
-      const s = connect(port, '127.0.0.1', () => {
-        s.destroy();
-        res(true);
-      }).on('error', () => res(false));
-    });
-    if (open) return;
-    if (Date.now() > until) throw new Error(`nothing listens on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -284,66 +258,44 @@ describe('lifecycle and operations', () => {
   });
 
   it('streams a turn through a real nginx with the deployed configuration (TLS, upgrade, long timeouts)', async () => {
-    const nginx = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0);
-    expect(nginx).toBeDefined(); // .ci/run installs Debian's nginx when it is missing
-    const gw = await startGateway(env(tempDataDir()));
-    let proxy: ReturnType<typeof spawn> | undefined;
+    const nginx = findNginx();
+    expect(nginx).toBeDefined(); // `npm test` (scripts/test-prep.sh) installs Debian's nginx when missing
+    const gw = await startGateway(env(tempDataDir(), { TRUST_PROXY: 'true' }));
+    let proxy: EdgeProxy | undefined;
     try {
-      const dir = tempDataDir('dim-nginx-');
-      mkdirSync(join(dir, 'logs'));
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-days',
-          '1',
-          '-subj',
-          '/CN=localhost',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, 'cert.pem'),
-        ],
-        { stdio: 'ignore' },
-      );
-      const port = await freePort();
-      const site = readFileSync(resolve(__dirname, '../deploy/nginx/gateway.conf'), 'utf8')
-        .replace('${GATEWAY_UPSTREAM}', `127.0.0.1:${gw.port}`)
-        .replace('${LISTEN}', `127.0.0.1:${port}`)
-        .replace('${SERVER_NAME}', 'localhost')
-        .replace('${TLS_CERT}', join(dir, 'cert.pem'))
-        .replace('${TLS_KEY}', join(dir, 'key.pem'));
-      expect(site).not.toMatch(/\$\{/);
-      expect(site).toMatch(/proxy_read_timeout 3600s/);
-      writeFileSync(join(dir, 'gateway.conf'), site);
-      writeFileSync(
-        join(dir, 'nginx.conf'),
-        `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/logs/error.log;
-events {}
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
-  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  include ${dir}/gateway.conf;
-}
-`,
-      );
-      proxy = spawn(nginx!, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
-      await waitForPort(port, 5000);
-      const health = await new Promise<{ status: number; hsts?: string }>((res, rej) =>
-        httpsGet(`https://127.0.0.1:${port}/health`, { rejectUnauthorized: false }, (r) => {
-          r.resume();
-          res({ status: r.statusCode ?? 0, hsts: r.headers['strict-transport-security'] as string });
-        }).on('error', rej),
-      );
-      expect(health.status).toBe(200);
-      expect(health.hsts).toMatch(/max-age/);
+      proxy = await startEdgeProxy(nginx!, `127.0.0.1:${gw.port}`);
+      // Rendered with the documented envsubst list: every placeholder filled, nginx's own variables kept.
+      expect(proxy.site).not.toMatch(/\$\{/);
+      expect(proxy.site).toMatch(/proxy_set_header Upgrade \$http_upgrade;/);
+      expect(proxy.site).toMatch(/proxy_read_timeout 3600s/);
+      expect(proxy.site).toMatch(/ssl_protocols\s+TLSv1\.2 TLSv1\.3;/);
+      expect(proxy.check()).toMatchObject({ status: 0 });
+      const port = proxy.port;
 
-      const c = await DiminuendoClient.connect(`wss://127.0.0.1:${port}`, { rejectUnauthorized: false });
+      const live = await edgeGet(port, '/health/live');
+      expect(live.status).toBe(200);
+      expect(live.headers['strict-transport-security']).toMatch(/max-age/);
+      // Only liveness is public: readiness, the full report and the metrics stay inside.
+      for (const path of ['/health', '/health/ready', '/metrics', '/']) {
+        expect([path, (await edgeGet(port, path)).status]).toEqual([path, 404]);
+      }
+      // The admin API goes through the edge.
+      const me = await edgeGet(port, '/api/v1/me');
+      expect(me.status).toBe(200);
+      expect(JSON.parse(me.body)).toMatchObject({ tenantId: 'dev' });
+
+      // A client-sent X-Forwarded-For is replaced by the address nginx saw: the gateway (trusting one
+      // proxy hop) records 127.0.0.1, never the spoofed address.
+      const spoofed = '203.0.113.77';
+      const c = await DiminuendoClient.connect(`wss://127.0.0.1:${port}`, {
+        rejectUnauthorized: false,
+        headers: { 'x-forwarded-for': spoofed, 'x-real-ip': spoofed },
+      });
+      const opened = () => gw.output.filter((l) => l.includes('connection opened'));
+      await waitFor(() => opened().length > 0, 5000, 'the connection log line');
+      expect(opened().join('\n')).toContain('127.0.0.1');
+      expect(gw.output.join('\n')).not.toContain(spoofed);
+
       const { session } = await c.request<any>({ type: 'create_session', agentType: 'coding-agent' });
       await c.request({ type: 'join_session', sessionId: session.id });
       await c.request({ type: 'run_turn', sessionId: session.id, text: 'through the proxy' });
@@ -355,7 +307,7 @@ http {
       expect(done.finalText).toBe(deltas);
       await c.close();
     } finally {
-      proxy?.kill('SIGTERM');
+      proxy?.stop();
       await gw.stop();
     }
   });

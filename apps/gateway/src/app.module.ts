@@ -10,6 +10,8 @@ import { TurnsModule } from './turns/turns.module';
 import { AdminModule } from './admin/admin.module';
 import { ClusterModule } from './cluster/cluster.module';
 import { clusterConfig } from './cluster/cluster.config';
+import { shardConfig } from './cluster/shard.config';
+import { ShardModule } from './cluster/shard.module';
 import { appConfig } from './config';
 import { ConnectionModule } from './connection/connection.module';
 import { CoreModule } from './core.module';
@@ -26,11 +28,20 @@ import { SessionsModule } from './sessions/sessions.module';
       isGlobal: true,
       ignoreEnvFile: true,
       cache: true,
-      load: [appConfig, authConfig, persistenceConfig, podiumConfig, billingConfig, clusterConfig],
+      load: [
+        appConfig,
+        authConfig,
+        persistenceConfig,
+        podiumConfig,
+        billingConfig,
+        clusterConfig,
+        shardConfig,
+      ],
     }),
     LoggingModule,
     CoreModule,
     ClusterModule,
+    ShardModule,
     PersistenceModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService) => config.getOrThrow<PersistenceConfig>('persistence'),

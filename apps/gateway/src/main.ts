@@ -72,6 +72,7 @@ async function bootstrap(): Promise<void> {
       podium: config.get('podium', { infer: true }),
       billing: config.get('billing', { infer: true }),
       cluster: config.get('cluster', { infer: true }),
+      shard: config.get('shard', { infer: true }),
     }),
     'configuration summary',
   );

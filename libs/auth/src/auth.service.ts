@@ -6,6 +6,7 @@ import type { AuthConfig } from './auth.config';
 import { DEV_IDENTITY, type AuthIdentity } from './identity';
 import { RoleResolver } from './role-resolver';
 import { FailedAuthLimiter } from './failed-auth-limiter';
+import { TENANT_ADMISSION, type TenantAdmission } from './tenant-admission';
 import { TokenVerifier } from './token-verifier';
 
 /** retryAfterMs suggested while the shared limiter is unreachable. */
@@ -33,6 +34,7 @@ export class AuthService implements OnModuleDestroy {
     private readonly roles: RoleResolver,
     private readonly failures: FailedAuthLimiter,
     @Optional() @Inject(API_KEY_VERIFIER) private readonly apiKeys?: ApiKeyVerifier,
+    @Optional() @Inject(TENANT_ADMISSION) private readonly admission?: TenantAdmission,
   ) {
     this.sweeper = setInterval(() => {
       this.failures.sweep();
@@ -98,9 +100,11 @@ export class AuthService implements OnModuleDestroy {
     if (token.startsWith(API_KEY_PREFIX)) {
       const identity = await this.apiKeys?.verify(token);
       if (!identity) throw new DomainError('AUTH_FAILED');
+      this.admission?.admit(identity.tenantId);
       return identity;
     }
     const claims = await this.verifier.verify(token);
+    this.admission?.admit(claims.tenantId);
     const role = await this.roles.resolve(claims.tenantId, claims.userId, claims.claimedRoles);
     return {
       userId: claims.userId,

@@ -56,6 +56,7 @@ export class HttpAuthGuard extends PassportJwtGuard implements CanActivate {
       req.user = DEV_IDENTITY;
     } else if (bearer?.startsWith(API_KEY_PREFIX)) {
       req.user = await this.auth.verifyCredential(bearer).catch((err: unknown) => {
+        if (err instanceof DomainError && err.code === 'TENANT_NOT_SERVED') throw err;
         if (err instanceof DomainError)
           throw new UnauthorizedException({ code: 'AUTH_FAILED', message: err.message });
         throw err;
@@ -76,6 +77,8 @@ export class HttpAuthGuard extends PassportJwtGuard implements CanActivate {
   }
 
   override handleRequest<T>(err: unknown, user: T): T {
+    // A verified credential of a tenant this instance does not serve (TENANT_ADMISSION): 421, not 401.
+    if (err instanceof DomainError && err.code === 'TENANT_NOT_SERVED') throw err;
     if (err || !user)
       throw new UnauthorizedException({ code: 'AUTH_FAILED', message: 'Authentication failed' });
     return user;

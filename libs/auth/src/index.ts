@@ -11,5 +11,6 @@ export * from './origin-policy';
 export * from './redis-failed-auth-limiter';
 export * from './role-resolver';
 export * from './sliding-window';
+export * from './tenant-admission';
 export * from './token-verifier';
 export * from './verified-token-cache';

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import type { JwtPayload } from 'jsonwebtoken';
@@ -7,6 +7,7 @@ import { TokenVerifier } from './token-verifier';
 import type { AuthIdentity } from './identity';
 import { AUTH_OPTIONS } from './auth.module-definition';
 import type { AuthConfig } from './auth.config';
+import { TENANT_ADMISSION, type TenantAdmission } from './tenant-admission';
 
 /**
  * passport-jwt strategy for HTTP endpoints. Keys, algorithms, issuer, audience, clock tolerance and
@@ -18,6 +19,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     private readonly verifier: TokenVerifier,
     private readonly roles: RoleResolver,
     @Inject(AUTH_OPTIONS) config: AuthConfig,
+    @Optional() @Inject(TENANT_ADMISSION) private readonly admission?: TenantAdmission,
   ) {
     const options = verifier.verifyOptions();
     super({
@@ -37,6 +39,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
 
   async validate(payload: JwtPayload): Promise<AuthIdentity> {
     const claims = this.verifier.claimsFrom(payload);
+    this.admission?.admit(claims.tenantId);
     const role = await this.roles.resolve(claims.tenantId, claims.userId, claims.claimedRoles);
     return { userId: claims.userId, email: claims.email, tenantId: claims.tenantId, role, via: 'jwt' };
   }

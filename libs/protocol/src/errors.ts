@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   'TOO_MANY_ACTIVE_SESSIONS',
   'MEMBER_NOT_FOUND',
   'LAST_OWNER',
+  'TENANT_NOT_SERVED',
   'INTERNAL_ERROR',
 ] as const;
 
@@ -80,6 +81,8 @@ export function defaultErrorMessage(code: ErrorCode): string {
       return 'Member not found';
     case 'LAST_OWNER':
       return 'The last owner can be neither removed nor demoted';
+    case 'TENANT_NOT_SERVED':
+      return "This gateway instance does not serve your tenant; connect through your tenant's route";
     case 'INTERNAL_ERROR':
       return 'Internal error';
   }
@@ -109,5 +112,15 @@ export class SessionNotFoundError extends DomainError {
 export class ForbiddenError extends DomainError {
   constructor(message?: string) {
     super('FORBIDDEN', message);
+  }
+}
+
+/**
+ * The authenticated tenant is assigned to another shard (SHARD_TENANTS, per-instance volumes). The
+ * WebSocket is closed with CloseCode.TENANT_NOT_SERVED after the error; HTTP answers 421.
+ */
+export class TenantNotServedError extends DomainError {
+  constructor() {
+    super('TENANT_NOT_SERVED');
   }
 }

@@ -450,4 +450,6 @@ export const CloseCode = {
   SERVICE_RESTART: 1012,
   TRY_AGAIN_LATER: 1013,
   AUTH_TIMEOUT: 4001,
+  /** The tenant is served by another shard (SHARD_TENANTS): fix the routing hint, do not retry here. */
+  TENANT_NOT_SERVED: 4021,
 } as const;

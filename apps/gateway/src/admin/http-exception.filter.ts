@@ -21,6 +21,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   INVALID_MESSAGE: 400,
   AGENT_UNAVAILABLE: 503,
   UPSTREAM_ERROR: 502,
+  // Misdirected Request: the tenant is served by another shard (SHARD_TENANTS).
+  TENANT_NOT_SERVED: 421,
 };
 
 const HTTP_CODES: Record<number, string> = {

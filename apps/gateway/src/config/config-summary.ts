@@ -39,6 +39,9 @@ export function configSummary(c: AllConfig): Record<string, unknown> {
     tenantOwnership: c.cluster.leases
       ? `lease (member ${c.cluster.instanceId}, ttl ${c.cluster.leaseTtlMs}ms)`
       : 'local',
+    shardTenants: c.shard.restricted
+      ? [...c.shard.tenants, ...c.shard.prefixes.map((p) => `${p}*`)]
+      : '(all)',
     PODIUM_API_KEY: set(c.podium.apiKey !== ''),
     AUTH_CLIENT_SECRET: set(c.auth.clientSecretSet),
     ...Object.fromEntries(Object.entries(c.app.secretsSet).map(([k, v]) => [k, set(v)])),

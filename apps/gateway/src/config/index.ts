@@ -3,6 +3,7 @@ import type { BillingConfig } from '@app/billing';
 import type { PersistenceConfig } from '@app/persistence';
 import type { PodiumConfig } from '@app/podium';
 import type { ClusterConfig } from '../cluster/cluster.config';
+import type { ShardConfig } from '../cluster/shard.config';
 import type { AppConfig } from './app.config';
 
 export * from './app.config';
@@ -15,4 +16,5 @@ export interface AllConfig {
   podium: PodiumConfig;
   billing: BillingConfig;
   cluster: ClusterConfig;
+  shard: ShardConfig;
 }

@@ -2,7 +2,7 @@ import { Catch, type ArgumentsHost, type WsExceptionFilter } from '@nestjs/commo
 import { ConfigService } from '@nestjs/config';
 import type { WebSocket } from 'ws';
 import { sanitizeMessage } from '@app/common';
-import { DomainError, defaultErrorMessage } from '@app/protocol';
+import { CloseCode, DomainError, TenantNotServedError, defaultErrorMessage } from '@app/protocol';
 import type { AllConfig } from '../config';
 import { ConnectionRegistry } from './connection-registry';
 
@@ -34,6 +34,9 @@ export class WsErrorFilter implements WsExceptionFilter {
         requestId,
         exception.hints,
       );
+      if (exception instanceof TenantNotServedError) {
+        conn.close(CloseCode.TENANT_NOT_SERVED, 'tenant not served by this instance');
+      }
       return;
     }
     conn.log.error({ err: exception, type: data?.type }, 'message handler failed');
