@@ -12,6 +12,7 @@ import { ClusterModule } from './cluster/cluster.module';
 import { clusterConfig } from './cluster/cluster.config';
 import { appConfig } from './config';
 import { ConnectionModule } from './connection/connection.module';
+import { ConsoleModule } from './console/console.module';
 import { CoreModule } from './core.module';
 import { HealthModule } from './health/health.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
@@ -54,6 +55,7 @@ import { SessionsModule } from './sessions/sessions.module';
     HealthModule,
     MetricsModule,
     AdminModule,
+    ConsoleModule,
   ],
 })
 export class AppModule {}

@@ -4,6 +4,7 @@ import { ConfigValidationError } from '@app/common';
 import { persistenceConfig } from '@app/persistence';
 import { podiumConfig } from '@app/podium';
 import { buildClusterConfig } from '../cluster/cluster.config';
+import { buildConsoleConfig } from '../console/console.config';
 import { buildAppConfig } from './app.config';
 
 /**
@@ -19,6 +20,7 @@ export function assertValidConfig(env: NodeJS.ProcessEnv): string[] {
     () => podiumConfig(),
     () => buildBillingConfig(env),
     () => buildClusterConfig(env),
+    () => buildConsoleConfig(env),
   ]) {
     try {
       build();

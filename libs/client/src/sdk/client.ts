@@ -247,6 +247,32 @@ export class Diminuendo {
     return this.session(created.session.id);
   }
 
+  /**
+   * Calls the gateway's admin HTTP API (docs/admin-api.md) with the current credential, e.g.
+   * `api('/api/v1/billing')`. A non-2xx answer rejects with a DiminuendoError carrying its `code`.
+   */
+  async api<T = unknown>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+    const base = new URL(wsUrl(this.options.url).replace(/^ws/, 'http'));
+    const token = this.options.getToken ? await this.options.getToken() : this.token;
+    const res = await fetch(new URL(path, base.origin).toString(), {
+      method: init.method ?? 'GET',
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+    });
+    const text = await res.text();
+    const body = text ? (JSON.parse(text) as { code?: string; message?: string }) : undefined;
+    if (!res.ok) {
+      throw new DiminuendoError(
+        (body?.code ?? 'INTERNAL_ERROR') as 'INTERNAL_ERROR',
+        body?.message ?? `HTTP ${res.status}`,
+      );
+    }
+    return body as T;
+  }
+
   // ── connection ────────────────────────────────────────────────────────────
 
   private open(): void {
@@ -342,7 +368,14 @@ export class Diminuendo {
     } catch (err) {
       this.events.emit('error', new DiminuendoError('AUTH_FAILED', `getToken failed: ${String(err)}`));
     }
-    if (!token || !ws || ws !== this.ws || ws.readyState !== OPEN) return;
+    if (!ws || ws !== this.ws || ws.readyState !== OPEN) return;
+    if (!token) {
+      if (this.handshake) {
+        this.handshake.refused = new DiminuendoError('UNAUTHENTICATED', 'the gateway requires a token');
+        ws.close(1000);
+      }
+      return;
+    }
     this.token = token;
     const requestId = `${this.idPrefix}-auth-${++this.ids}`;
     if (this.handshake) this.handshake.authRequestId = requestId;
