@@ -82,7 +82,8 @@ export function AccountPanel({ client }: { client: Diminuendo }) {
       {members && (
         <section aria-label="Members">
           <h3>Members</h3>
-          <table>
+          {members.length === 0 && <p>No member rows yet: roles come from the token.</p>}
+          <table hidden={members.length === 0}>
             <thead>
               <tr>
                 <th scope="col">User</th>

@@ -20,7 +20,7 @@ export interface ConsoleConfig {
 }
 
 /** From dist/apps/gateway/apps/gateway/src/console (the compiled module) to dist/console. */
-export const CONSOLE_BUILD_DIR = resolve(__dirname, '../../../../../console');
+export const CONSOLE_BUILD_DIR = resolve(__dirname, '../../../../../../console');
 
 export function buildConsoleConfig(env: NodeJS.ProcessEnv): ConsoleConfig {
   const v = validateEnv(ConsoleEnv, env);

@@ -131,6 +131,17 @@ export class Diminuendo {
   constructor(options: DiminuendoOptions) {
     this.options = options;
     this.token = options.token;
+    // Browsers say when the network goes away and comes back: drop at once, reconnect at once.
+    const target = globalThis as { addEventListener?: (name: string, listener: () => void) => void };
+    target.addEventListener?.('offline', () => {
+      if (!this.stopped && this.stateValue === 'open') this.drop('the browser went offline');
+    });
+    target.addEventListener?.('online', () => {
+      if (!this.stopped && this.stateValue === 'reconnecting' && !this.ws) {
+        this.attempts = 0;
+        this.open();
+      }
+    });
   }
 
   get state(): ConnectionState {

@@ -150,15 +150,17 @@ export class SessionView {
       // Deltas lost in a drop are in the server's text; later deltas are appended to it.
       this.textFloor = snapshot.lastSeq;
       s.turn = { turnId: active.turnId, status: 'running' };
-      items = upsert(items, `a:${active.turnId}`, (m) => ({
-        kind: 'message',
-        key: `a:${active.turnId}`,
-        role: 'assistant',
-        turnId: active.turnId,
-        text: active.text,
-        streaming: true,
-        ...(m ? {} : {}),
-      }));
+      const key = `a:${active.turnId}`;
+      if (active.text || items.some((i) => i.key === key)) {
+        items = upsert(items, key, () => ({
+          kind: 'message',
+          key,
+          role: 'assistant',
+          turnId: active.turnId,
+          text: active.text,
+          streaming: true,
+        }));
+      }
     }
     s.items = items;
     s.pending = snapshot.pendingRequest ?? null;

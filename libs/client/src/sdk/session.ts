@@ -45,6 +45,12 @@ export interface Turn extends AsyncIterable<SessionEvent> {
 }
 
 const TURN_ENDS = new Set<SessionEventType>(['turn_complete', 'turn_stopped', 'turn_error']);
+/** Events whose own `requestId` field names a question or permission. */
+const OWN_REQUEST_ID = new Set<SessionEventType>([
+  'question_requested',
+  'permission_requested',
+  'approval_resolved',
+]);
 
 /**
  * One session: join/leave, turns, answers, reads and typed event subscriptions. While joined, every
@@ -218,6 +224,8 @@ export class SessionHandle {
 
   receive(frame: SessionEvent & { requestId?: string }): void {
     if (!this.joinedValue) return;
+    // The transport's requestId goes; in questions, permissions and their resolution it is the payload.
+    if (frame.requestId === undefined || OWN_REQUEST_ID.has(frame.type)) return this.accept(frame);
     const { requestId: _requestId, ...event } = frame;
     this.accept(event as SessionEvent);
   }
