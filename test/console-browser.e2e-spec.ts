@@ -1,4 +1,5 @@
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -37,6 +38,32 @@ async function freePort(): Promise<number> {
       srv.close(() => res(port));
     });
   });
+}
+
+/** A static file server over the repository (for examples/vanilla, which has no build step). */
+async function serveRepository(): Promise<{ url: string; server: Server }> {
+  const root = resolve(__dirname, '..');
+  const types: Record<string, string> = {
+    '.html': 'text/html',
+    '.mjs': 'text/javascript',
+    '.js': 'text/javascript',
+  };
+  const server = createHttpServer((req, res) => {
+    const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const file = resolve(root, `.${pathname}${pathname.endsWith('/') ? 'index.html' : ''}`);
+    try {
+      if (!file.startsWith(root)) throw new Error('outside');
+      const body = readFileSync(file);
+      res.writeHead(200, {
+        'content-type': types[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream',
+      });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
 }
 
 const state = (page: Page) => page.getByTestId('connection-state');
@@ -121,6 +148,23 @@ describe('console in a browser, dev mode', () => {
       .waitFor({ timeout: 30_000 });
     expect(await messageTexts(page, 'user')).toEqual([prompt]);
     expect(await messageTexts(page, 'assistant')).toEqual([prompt]);
+  });
+
+  it('examples/vanilla streams a turn with the SDK’s ESM build, no build step', async () => {
+    await sim.config({ tokenDelayMs: 5 });
+    const { url, server } = await serveRepository();
+    try {
+      const example = await context.newPage();
+      await example.goto(`${url}/examples/vanilla/`);
+      await example.getByLabel('Gateway').fill(gw.url);
+      await example.getByLabel('Prompt').fill('hello from a page without a build step');
+      await example.getByRole('button', { name: 'Run turn' }).click();
+      await example.locator('#outcome').filter({ hasText: 'complete' }).waitFor();
+      expect(await example.locator('#out').innerText()).toBe('hello from a page without a build step');
+      await example.close();
+    } finally {
+      server.close();
+    }
   });
 
   it('is usable at 360 px', async () => {
