@@ -150,6 +150,23 @@ describe('console in a browser, dev mode', () => {
     expect(await messageTexts(page, 'assistant')).toEqual([prompt]);
   });
 
+  it('keeps the session list live across tabs: create, rename and archive in one, seen in the other', async () => {
+    const other = await context.newPage();
+    await other.goto(`${gw.url}/console/`);
+    await state(other).filter({ hasText: 'open' }).waitFor();
+    await page.goto(`${gw.url}/console/`);
+    await state(page).filter({ hasText: 'open' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Shared between tabs');
+    await page.getByRole('button', { name: 'Create session' }).click();
+    await other.getByRole('button', { name: /^Shared between tabs/ }).waitFor();
+    page.once('dialog', (d) => void d.accept('Renamed in tab one'));
+    await page.getByRole('button', { name: 'Rename Shared between tabs' }).click();
+    await other.getByRole('button', { name: /^Renamed in tab one/ }).waitFor();
+    await page.getByRole('button', { name: 'Archive Renamed in tab one' }).click();
+    await other.getByRole('button', { name: 'Unarchive Renamed in tab one' }).waitFor();
+    await other.close();
+  });
+
   it('examples/vanilla streams a turn with the SDK’s ESM build, no build step', async () => {
     await sim.config({ tokenDelayMs: 5 });
     const { url, server } = await serveRepository();
