@@ -133,7 +133,7 @@ describe('console in a browser, dev mode', () => {
     await page.getByRole('button', { name: 'Create session' }).click();
     await page.getByRole('heading', { name: /Flaky network/ }).waitFor();
     await page.getByLabel('Message').fill(prompt);
-    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
     await messages(page, 'assistant')
       .filter({ hasText: /\S{8,}/ })
       .waitFor();
@@ -148,6 +148,39 @@ describe('console in a browser, dev mode', () => {
       .waitFor({ timeout: 30_000 });
     expect(await messageTexts(page, 'user')).toEqual([prompt]);
     expect(await messageTexts(page, 'assistant')).toEqual([prompt]);
+  });
+
+  it('approves a permission; steers and stops a running turn', async () => {
+    await sim.config({ tokenDelayMs: 5 });
+    await page.goto(`${gw.url}/console/`);
+    await state(page).filter({ hasText: 'open' }).waitFor();
+    await page.getByLabel('Agent').selectOption('coding-agent');
+    await page.getByLabel('Name', { exact: true }).fill('Permission');
+    await page.getByRole('button', { name: 'Create session' }).click();
+    await page.getByRole('heading', { name: /Permission/ }).waitFor();
+    await page.getByLabel('Message').fill('Write hello, then ask permission to run it');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await page
+      .getByRole('group', { name: 'Permission request' })
+      .getByRole('button', { name: 'Approve' })
+      .click();
+    await page.getByText('Approved').waitFor();
+    await messages(page, 'assistant').filter({ hasText: 'which printed the greeting' }).waitFor();
+
+    await sim.config({ tokenDelayMs: 60 });
+    await page.getByLabel('Agent').selectOption('echo');
+    await page.getByLabel('Name', { exact: true }).fill('Steer and stop');
+    await page.getByRole('button', { name: 'Create session' }).click();
+    await page.getByRole('heading', { name: /Steer and stop/ }).waitFor();
+    await page.getByLabel('Message').fill('a long answer that we will interrupt '.repeat(10));
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await page.getByLabel('Steer the running turn').fill('shorter, please');
+    await page.getByRole('button', { name: 'Steer', exact: true }).click();
+    await messages(page, 'user').filter({ hasText: 'shorter, please' }).waitFor();
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+    await page.getByRole('button', { name: 'Send', exact: true }).waitFor();
+    await page.locator('[data-testid=message][data-role=assistant][aria-busy=false]').waitFor();
+    expect(await page.getByRole('button', { name: 'Stop', exact: true }).count()).toBe(0);
   });
 
   it('keeps the session list live across tabs: create, rename and archive in one, seen in the other', async () => {
