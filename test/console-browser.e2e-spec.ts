@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,8 +15,10 @@ import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
 const CHROMIUM = '/usr/bin/chromium';
 const IMAGES = resolve(__dirname, '../docs/images');
 
+/** Chromium with a fresh profile; the profile is deleted when the context closes. */
 async function launch(): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'dim-chromium-')), {
+  const profile = mkdtempSync(join(tmpdir(), 'dim-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: [
@@ -29,6 +31,8 @@ async function launch(): Promise<BrowserContext> {
     ],
     viewport: { width: 1280, height: 860 },
   });
+  context.on('close', () => rmSync(profile, { recursive: true, force: true }));
+  return context;
 }
 
 async function freePort(): Promise<number> {
