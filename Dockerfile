@@ -7,7 +7,8 @@ WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY nest-cli.json tsconfig.json tsconfig.build.json ./
+COPY nest-cli.json tsconfig.json tsconfig.build.json vite.sdk.config.mts ./
+COPY scripts/sdk-size.js ./scripts/
 COPY apps ./apps
 COPY libs ./libs
 RUN npm run build && npm prune --omit=dev

@@ -14,6 +14,7 @@ import { shardConfig } from './cluster/shard.config';
 import { ShardModule } from './cluster/shard.module';
 import { appConfig } from './config';
 import { ConnectionModule } from './connection/connection.module';
+import { ConsoleModule } from './console/console.module';
 import { CoreModule } from './core.module';
 import { HealthModule } from './health/health.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
@@ -65,6 +66,7 @@ import { SessionsModule } from './sessions/sessions.module';
     HealthModule,
     MetricsModule,
     AdminModule,
+    ConsoleModule,
   ],
 })
 export class AppModule {}

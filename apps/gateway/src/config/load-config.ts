@@ -5,6 +5,7 @@ import { persistenceConfig } from '@app/persistence';
 import { podiumConfig } from '@app/podium';
 import { buildClusterConfig } from '../cluster/cluster.config';
 import { buildShardConfig } from '../cluster/shard.config';
+import { buildConsoleConfig } from '../console/console.config';
 import { buildAppConfig } from './app.config';
 
 /**
@@ -21,6 +22,7 @@ export function assertValidConfig(env: NodeJS.ProcessEnv): string[] {
     () => buildBillingConfig(env),
     () => buildClusterConfig(env),
     () => buildShardConfig(env),
+    () => buildConsoleConfig(env),
   ]) {
     try {
       build();

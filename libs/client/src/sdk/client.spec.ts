@@ -1,0 +1,140 @@
+import { Diminuendo, type WebSocketLike } from './client';
+import type { DiminuendoError } from './errors';
+
+/**
+ * Rules of the gateway that this branch's gateway does not produce yet (they are being added in
+ * parallel: RATE_LIMITED echoing the requestId, a JWT's exp closing the socket with 4001). A stand-in
+ * socket plays the gateway's side of the wire, frame by frame, as protocol.md specifies it.
+ */
+class WireSocket implements WebSocketLike {
+  static opened: WireSocket[] = [];
+  readyState = 0;
+  sent: Array<Record<string, unknown>> = [];
+  onopen: WebSocketLike['onopen'] = null;
+  onmessage: WebSocketLike['onmessage'] = null;
+  onclose: WebSocketLike['onclose'] = null;
+  onerror: WebSocketLike['onerror'] = null;
+  constructor(readonly url: string) {
+    WireSocket.opened.push(this);
+    setImmediate(() => {
+      this.readyState = 1;
+      this.onopen?.({});
+      this.push({ type: 'welcome', protocolVersion: 1, requiresAuth: true });
+      this.push({ type: 'connected', clientId: 'c1', heartbeatIntervalMs: 30_000, ts: 0 });
+    });
+  }
+  send(data: string): void {
+    const frame = JSON.parse(data) as Record<string, unknown>;
+    this.sent.push(frame);
+    if (frame.type === 'authenticate') {
+      const identity = { userId: 'u1', email: 'u@example.com', tenantId: 't1', role: 'member' };
+      setImmediate(() => this.push({ type: 'authenticated', identity, requestId: frame.requestId }));
+    }
+  }
+  close(code = 1000, reason = ''): void {
+    this.readyState = 3;
+    setImmediate(() => this.onclose?.({ code, reason }));
+  }
+  push(frame: Record<string, unknown>): void {
+    this.onmessage?.({ data: JSON.stringify(frame) });
+  }
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !check(); i++) await tick();
+  if (!check()) throw new Error('condition never met');
+}
+
+describe('Diminuendo client on the wire', () => {
+  beforeEach(() => {
+    WireSocket.opened = [];
+  });
+
+  it('resends a request answered RATE_LIMITED after retryAfterMs, then resolves with its answer', async () => {
+    const client = new Diminuendo({ url: 'http://gw', token: 'dim_t1_secret', WebSocket: WireSocket });
+    await client.connect();
+    const ws = WireSocket.opened[0];
+    const answer = client.request({ type: 'list_sessions' });
+    const first = ws.sent.at(-1)!;
+    ws.push({
+      type: 'error',
+      code: 'RATE_LIMITED',
+      message: 'slow down',
+      retryAfterMs: 5,
+      requestId: first.requestId,
+    });
+    await until(() => ws.sent.filter((f) => f.type === 'list_sessions').length === 2);
+    expect(ws.sent.at(-1)).toEqual(first);
+    ws.push({ type: 'session_list', sessions: [], requestId: first.requestId });
+    await expect(answer).resolves.toMatchObject({ type: 'session_list' });
+    client.close();
+  });
+
+  it('rejects with RATE_LIMITED and retryAfterMs once the retries are used up', async () => {
+    const client = new Diminuendo({
+      url: 'http://gw',
+      token: 'k',
+      WebSocket: WireSocket,
+      rateLimitRetries: 0,
+    });
+    await client.connect();
+    const ws = WireSocket.opened[0];
+    const answer = client.request({ type: 'list_sessions' });
+    const { requestId } = ws.sent.at(-1)!;
+    ws.push({ type: 'error', code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 700, requestId });
+    await expect(answer).rejects.toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: 700, requestId });
+    client.close();
+  });
+
+  it('on close 4001 fetches a fresh token and reconnects', async () => {
+    let n = 0;
+    const client = new Diminuendo({
+      url: 'https://gw.example/',
+      getToken: () => `token-${++n}`,
+      WebSocket: WireSocket,
+      reconnect: { baseMs: 1, capMs: 1 },
+    });
+    const states: string[] = [];
+    client.on('state', (s) => states.push(s));
+    await client.connect();
+    expect(WireSocket.opened[0].url).toBe('wss://gw.example/ws');
+    WireSocket.opened[0].close(4001, 'token expired');
+    await until(() => client.state === 'open' && WireSocket.opened.length === 2);
+    expect(WireSocket.opened[1].sent[0]).toMatchObject({ type: 'authenticate', token: 'token-2' });
+    expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+    client.close();
+  });
+
+  it('does not reconnect after 4001 with a fixed token, nor after a close it was not told to retry', async () => {
+    const client = new Diminuendo({ url: 'http://gw', token: 'fixed', WebSocket: WireSocket });
+    const errors: DiminuendoError[] = [];
+    client.on('error', (e) => errors.push(e));
+    await client.connect();
+    WireSocket.opened[0].close(4001, 'token expired');
+    await until(() => client.state === 'closed');
+    expect(WireSocket.opened).toHaveLength(1);
+    expect(errors.map((e) => e.code)).toEqual(['CLOSED']);
+  });
+
+  it('queues requests made while reconnecting (bounded) and sends them after re-authentication', async () => {
+    const client = new Diminuendo({
+      url: 'http://gw',
+      token: 'k',
+      WebSocket: WireSocket,
+      queue: { max: 1 },
+      reconnect: { baseMs: 1, capMs: 1 },
+    });
+    await client.connect();
+    WireSocket.opened[0].close(1006);
+    await until(() => client.state === 'reconnecting');
+    const queued = client.request({ type: 'list_sessions' });
+    await expect(client.request({ type: 'list_sessions' })).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
+    await until(() => client.state === 'open');
+    const ws = WireSocket.opened[1];
+    expect(ws.sent.map((f) => f.type)).toEqual(['authenticate', 'list_sessions']);
+    ws.push({ type: 'session_list', sessions: [], requestId: ws.sent[1].requestId });
+    await expect(queued).resolves.toMatchObject({ type: 'session_list' });
+    client.close();
+  });
+});

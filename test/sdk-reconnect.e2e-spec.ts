@@ -1,0 +1,183 @@
+import { createServer } from 'node:net';
+import { Diminuendo, type SessionEvent } from '@app/client/sdk/node';
+import { DURABLE_EVENT_TYPES } from '@app/protocol';
+import { eventually, expectExactlyOnce, record, stored } from './support/sdk-history';
+import { startGateway, tempDataDir, type GatewayProcess } from './support/gateway-process';
+import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
+
+/**
+ * The SDK's promise, against the real gateway and simulator: whatever happens to the connection, the
+ * application sees every durable event of a session exactly once, in seq order, and the turn's final text
+ * is the server's.
+ */
+async function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+const LONG_PROMPT = 'stream this back slowly please '.repeat(12);
+
+describe('SDK: exactly-once delivery across drops and restarts', () => {
+  let sim: SimProcess;
+  const clients: Diminuendo[] = [];
+  const env = (extra: Record<string, string> = {}) => ({
+    NODE_ENV: 'development',
+    PODIUM_URL: sim.url,
+    PODIUM_API_KEY: SIM_KEY,
+    HEARTBEAT_INTERVAL_MS: '1000',
+    ...extra,
+  });
+  const sdk = (url: string) => {
+    const c = new Diminuendo({ url, reconnect: { baseMs: 50, capMs: 500 } });
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    sim = await startPodiumSim();
+  });
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await sim.stop();
+  });
+
+  describe('through a TCP proxy', () => {
+    let gw: GatewayProcess;
+    let proxy: TcpProxy;
+    beforeAll(async () => {
+      gw = await startGateway(env());
+      proxy = await startTcpProxy(gw.port);
+    });
+    afterAll(async () => {
+      await proxy.close();
+      await gw.stop();
+    });
+    beforeEach(async () => {
+      await sim.reset();
+      await sim.config({ tokenDelayMs: 15 });
+    });
+
+    it('the socket is cut mid-turn: reconnects, re-joins, no gap, no duplicate, server final text', async () => {
+      const client = sdk(proxy.url);
+      const states: string[] = [];
+      client.on('state', (s) => states.push(s));
+      await client.connect();
+      const session = await client.createSession('echo');
+      const seen = record(session);
+      const view = session.view();
+      await session.join();
+      const turn = session.runTurn(LONG_PROMPT);
+      const turnEvents: SessionEvent[] = [];
+      const iterated = (async () => {
+        for await (const e of turn) turnEvents.push(e);
+      })();
+      await eventually(() => seen.all.filter((e) => e.type === 'text_delta').length >= 5, 'deltas');
+      const acceptedBefore = proxy.accepted;
+      proxy.dropAll();
+
+      const outcome = await turn.outcome;
+      await iterated;
+      expect(states).toEqual(expect.arrayContaining(['connecting', 'open', 'reconnecting']));
+      expect(proxy.accepted).toBeGreaterThan(acceptedBefore);
+      expect(outcome.status).toBe('complete');
+      expect(outcome.finalText).toBe(LONG_PROMPT);
+
+      await expectExactlyOnce(gw.url, session.id, seen.durable);
+      const history = await stored(gw.url, session.id);
+      // The turn's iterator saw the same turn, ending with its completion.
+      const turnDurable = turnEvents.filter((e) => DURABLE_EVENT_TYPES.has(e.type));
+      expect(turnDurable).toEqual(history.filter((e) => 'turnId' in e && e.turnId === outcome.turnId));
+      expect(turnEvents.at(-1)?.type).toBe('turn_complete');
+      // The view shows the server's text once, whatever deltas were lost.
+      const messages = view.getSnapshot().items.filter((i) => i.kind === 'message');
+      expect(messages.map((m) => (m as any).text)).toEqual([LONG_PROMPT, LONG_PROMPT]);
+      expect(view.getSnapshot().turn?.status).toBe('complete');
+    });
+
+    it('a frozen path (no bytes, no close) is detected by the app-level ping and replaced', async () => {
+      const client = sdk(proxy.url);
+      await client.connect();
+      const session = await client.createSession('echo');
+      const seen = record(session);
+      await session.join();
+      const turn = session.runTurn(LONG_PROMPT);
+      await eventually(() => seen.all.filter((e) => e.type === 'text_delta').length >= 5, 'deltas');
+      const acceptedBefore = proxy.accepted;
+      proxy.freezeAll();
+
+      const outcome = await turn.outcome;
+      expect(proxy.accepted).toBeGreaterThan(acceptedBefore);
+      expect(outcome).toMatchObject({ status: 'complete', finalText: LONG_PROMPT });
+      await expectExactlyOnce(gw.url, session.id, seen.durable);
+    });
+
+    it('requests made while reconnecting wait in the queue and are answered after re-authentication', async () => {
+      const client = sdk(proxy.url);
+      await client.connect();
+      const session = await client.createSession('echo');
+      await session.join();
+      proxy.dropAll();
+      await eventually(() => client.state === 'reconnecting', 'reconnecting');
+      const page = await session.events(0);
+      expect(client.state).toBe('open');
+      expect(page.type).toBe('events');
+    });
+
+    it('rejects an error answer with its protocol code, and fails fast when the queue is off', async () => {
+      const client = sdk(proxy.url);
+      await client.connect();
+      await expect(client.session('no-such-session').join()).rejects.toMatchObject({
+        code: 'SESSION_NOT_FOUND',
+      });
+      const noQueue = new Diminuendo({
+        url: proxy.url,
+        queue: false,
+        reconnect: { baseMs: 2000, capMs: 2000 },
+      });
+      clients.push(noQueue);
+      await noQueue.connect();
+      proxy.dropAll();
+      await eventually(() => noQueue.state === 'reconnecting', 'reconnecting');
+      await expect(noQueue.request({ type: 'list_sessions' })).rejects.toMatchObject({
+        code: 'NOT_CONNECTED',
+      });
+    });
+  });
+
+  it('the gateway restarts mid-turn (SIGTERM → server_shutdown): the app-level list equals the history', async () => {
+    await sim.reset();
+    await sim.config({ tokenDelayMs: 15 });
+    const port = await freePort();
+    const dataDir = tempDataDir();
+    let gw = await startGateway(env({ PORT: String(port), DATA_DIR: dataDir }));
+    try {
+      const client = sdk(gw.url);
+      const shutdowns: unknown[] = [];
+      client.on('shutdown', (s) => shutdowns.push(s));
+      await client.connect();
+      const session = await client.createSession('echo');
+      const seen = record(session);
+      await session.join();
+      session.runTurn(LONG_PROMPT);
+      await eventually(() => seen.all.filter((e) => e.type === 'text_delta').length >= 5, 'deltas');
+
+      expect(await gw.stop('SIGTERM')).toBe(0);
+      expect(shutdowns).toHaveLength(1);
+      await eventually(() => client.state === 'reconnecting', 'reconnecting');
+      gw = await startGateway(env({ PORT: String(port), DATA_DIR: dataDir }));
+      await eventually(() => client.state === 'open', 'reconnected');
+
+      // The re-join activated the session again; a new turn runs to completion on the new process.
+      const outcome = await session.runTurn('after the restart').outcome;
+      expect(outcome).toMatchObject({ status: 'complete', finalText: 'after the restart' });
+      await expectExactlyOnce(gw.url, session.id, seen.durable);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
