@@ -13,7 +13,14 @@ import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
  * real gateway and simulator.
  */
 const CHROMIUM = '/usr/bin/chromium';
-const IMAGES = resolve(__dirname, '../docs/images');
+/**
+ * Screenshots of the main views: into docs/images with UPDATE_SCREENSHOTS=1 (to refresh the README's
+ * pictures), else into a temporary folder so a test run leaves the work tree as it was.
+ */
+const IMAGES =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? resolve(__dirname, '../docs/images')
+    : mkdtempSync(join(tmpdir(), 'dim-screenshots-'));
 
 /** Chromium with a fresh profile; the profile is deleted when the context closes. */
 async function launch(): Promise<BrowserContext> {
