@@ -38,7 +38,14 @@ async function launch(): Promise<BrowserContext> {
     ],
     viewport: { width: 1280, height: 860 },
   });
-  context.on('close', () => rmSync(profile, { recursive: true, force: true }));
+  // Best effort: Chromium may still be writing into the profile as the context closes.
+  context.on('close', () => {
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    } catch {
+      /* left in the temporary folder */
+    }
+  });
   return context;
 }
 
