@@ -180,4 +180,29 @@ describe('SDK: exactly-once delivery across drops and restarts', () => {
       await gw.stop();
     }
   });
+
+  it('retries a request the gateway answered RATE_LIMITED (matched by its requestId) after retryAfterMs', async () => {
+    const gw = await startGateway(env({ WS_RATE_LIMIT_MAX: '3', WS_RATE_LIMIT_WINDOW_MS: '1000' }));
+    try {
+      const client = new Diminuendo({ url: gw.url, rateLimitRetries: 5 });
+      clients.push(client);
+      await client.connect();
+      // Six at once against a window of three: the refused ones come back with their requestId and are
+      // resent once the window allows them.
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () => client.request<any>({ type: 'list_sessions' })),
+      );
+      expect(answers.map((a) => a.type)).toEqual(Array(6).fill('session_list'));
+      await new Promise((r) => setTimeout(r, 1100));
+      const burst = Array.from({ length: 4 }, () =>
+        client.request<any>({ type: 'ping' }, { rateLimitRetries: 0 }).then(
+          () => 'pong',
+          (e: { code?: string; retryAfterMs?: number }) => [e.code, (e.retryAfterMs ?? 0) > 0],
+        ),
+      );
+      expect(await Promise.all(burst)).toEqual(['pong', 'pong', 'pong', ['RATE_LIMITED', true]]);
+    } finally {
+      await gw.stop();
+    }
+  });
 });
