@@ -21,6 +21,7 @@ import { LoggingModule } from './logging/logging.module';
 import { MembersModule } from './members/members.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { SessionsModule } from './sessions/sessions.module';
+import { TracingModule } from './tracing/tracing.module';
 
 @Module({
   imports: [
@@ -39,6 +40,7 @@ import { SessionsModule } from './sessions/sessions.module';
       ],
     }),
     LoggingModule,
+    TracingModule,
     CoreModule,
     ClusterModule,
     ShardModule,
