@@ -96,11 +96,14 @@ const ROUTE = {
  * Client of the Podium coordinator (architecture.md §7): instance lifecycle, workspace files and the
  * per-instance event stream.
  *
- * Resilience (§7.5): GET and DELETE are retried up to 3 attempts on network errors, timeouts, 5xx and
+ * Resilience (`PodiumResilience`, cockatiel policies): GET and DELETE are retried up to 3 attempts on network errors, timeouts, 5xx and
  * 429 (backoff 200 ms × 2ⁿ ± 20 %, cap 5 s); other 4xx and every POST are never retried. One circuit
  * breaker covers every attempt, HTTP and WebSocket handshake alike: network errors, timeouts and 5xx
  * count as failures; any other answer counts as success. While it is open, calls fail fast with
  * `PodiumError { kind: 'circuit_open' }` (and retrying stops).
+ *
+ * Tracing: with a tracer installed (`tracing` of libs/common), each attempt and handshake is a client
+ * span, child of whatever span is active, and carries a W3C `traceparent` header upstream.
  */
 @Injectable()
 export class PodiumClient {

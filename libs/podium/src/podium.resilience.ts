@@ -54,7 +54,7 @@ function retryable(value: unknown): boolean {
 const JITTER = 0.2;
 
 /** base × 2ⁿ ± 20 %, capped: cockatiel's exponential backoff with a symmetric jitter. */
-const plusMinusJitter: GeneratorFn<number> = (attempt = 0, options) => [
+export const plusMinusJitter: GeneratorFn<number> = (attempt = 0, options) => [
   Math.min(
     options.maxDelay,
     options.initialDelay * options.exponent ** attempt * (1 + (Math.random() * 2 - 1) * JITTER),
@@ -63,7 +63,7 @@ const plusMinusJitter: GeneratorFn<number> = (attempt = 0, options) => [
 ];
 
 /**
- * Podium's resilience as composable cockatiel policies (architecture.md §7.5): one consecutive-failure
+ * Podium's resilience as composable cockatiel policies: one consecutive-failure
  * circuit breaker shared by every attempt (HTTP and event-stream handshake alike), a cooperative
  * timeout per attempt whose abort signal cancels the request, and a retry with exponential backoff
  * and jitter around them for idempotent calls. An attempt runs as retry → breaker → timeout.
