@@ -7,6 +7,16 @@ import { PodiumConnection } from './podium.connection';
 import { PodiumError, type PodiumErrorKind } from './podium.errors';
 import { PODIUM_OPTIONS } from './podium.module-definition';
 import { PodiumResilience, type CircuitState } from './podium.resilience';
+import {
+  isRecord,
+  parseJson,
+  toEntries,
+  toFileContent,
+  toIterations,
+  type PodiumFileContent,
+} from './podium.responses';
+
+export type { PodiumFileContent } from './podium.responses';
 
 export interface CreateInstanceRequest {
   agentType: string;
@@ -19,14 +29,6 @@ export interface CreateInstanceRequest {
 export interface CreatedInstance {
   instanceId: string;
   deploymentId: string;
-}
-
-export interface PodiumFileContent {
-  path: string;
-  content: string;
-  encoding: 'utf8' | 'base64';
-  size: number;
-  iteration?: number;
 }
 
 export interface PodiumProbeResult {
@@ -252,7 +254,7 @@ export class PodiumClient {
     if (depth !== undefined) query.set('depth', String(depth));
     const qs = query.toString();
     const answer = await this.fileCall(`${instancePath(instanceId)}/files${qs ? `?${qs}` : ''}`, ROUTE.files);
-    return toEntries(parseJson(answer.body), dir, answer.status);
+    return toEntries(parseJson(answer.body), dir, answer.status, ROUTE.files);
   }
 
   /**
@@ -269,7 +271,7 @@ export class PodiumClient {
   async fileHistory(instanceId: string, path: string): Promise<FileIteration[]> {
     const { encoded } = encodeFilePath(path);
     const answer = await this.fileCall(`${instancePath(instanceId)}/files/${encoded}/history`, ROUTE.history);
-    return toIterations(parseJson(answer.body), answer.status);
+    return toIterations(parseJson(answer.body), answer.status, ROUTE.history);
   }
 
   /**
@@ -607,19 +609,6 @@ async function readBody(res: Response, max: number | undefined): Promise<Buffer 
   return Buffer.concat(chunks, size);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseJson(body: Buffer): unknown {
-  if (body.length === 0) return undefined;
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
 function isTimeout(err: unknown): boolean {
   const name = (err as { name?: unknown } | undefined)?.name;
   return name === 'TimeoutError' || name === 'AbortError';
@@ -627,119 +616,4 @@ function isTimeout(err: unknown): boolean {
 
 function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 100) / 100;
-}
-
-function num(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
-/** Epoch ms from a number or an ISO string. */
-function time(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value === 'string') {
-    const ms = Date.parse(value);
-    return Number.isNaN(ms) ? undefined : ms;
-  }
-  return undefined;
-}
-
-function badBody(route: string, status: number): PodiumError {
-  return new PodiumError('http', `Podium GET ${route}: unexpected response body`, status, route);
-}
-
-function listOf(body: unknown, keys: string[]): unknown[] | undefined {
-  if (Array.isArray(body)) return body;
-  if (!isRecord(body)) return undefined;
-  for (const key of keys) if (Array.isArray(body[key])) return body[key] as unknown[];
-  return undefined;
-}
-
-const DIRECTORY_TYPES = new Set(['directory', 'dir', 'folder']);
-
-/** Accepts `FileEntry[]` or `{ entries | files | items: [...] }`, snake_case or camelCase fields. */
-function toEntries(body: unknown, dir: string, status: number): FileEntry[] {
-  const list = listOf(body, ['entries', 'files', 'items']);
-  if (!list) throw badBody(ROUTE.files, status);
-  return list.filter(isRecord).map((e) => {
-    const name = str(e.name);
-    const path = str(e.path) ?? (dir && name ? `${dir}/${name}` : (name ?? ''));
-    const type = str(e.type)?.toLowerCase();
-    const entry: FileEntry = {
-      path,
-      name: name ?? path.split('/').filter(Boolean).pop() ?? path,
-      type:
-        (type !== undefined && DIRECTORY_TYPES.has(type)) || e.is_dir === true || e.isDirectory === true
-          ? 'directory'
-          : 'file',
-    };
-    const size = num(e.size);
-    if (size !== undefined) entry.size = size;
-    const modifiedAt = time(e.modified_at ?? e.modifiedAt ?? e.mtime);
-    if (modifiedAt !== undefined) entry.modifiedAt = modifiedAt;
-    return entry;
-  });
-}
-
-/** Accepts `IterationMeta[]` or `{ iterations | history: [...] }`; rows without an iteration number are skipped. */
-function toIterations(body: unknown, status: number): FileIteration[] {
-  const list = listOf(body, ['iterations', 'history', 'items']);
-  if (!list) throw badBody(ROUTE.history, status);
-  const out: FileIteration[] = [];
-  for (const e of list.filter(isRecord)) {
-    const iteration = num(e.iteration);
-    if (iteration === undefined) continue;
-    out.push({
-      iteration,
-      timestamp: time(e.timestamp ?? e.created_at ?? e.createdAt ?? e.ts) ?? 0,
-      size: num(e.size) ?? 0,
-      hash: str(e.hash) ?? str(e.content_hash) ?? str(e.contentHash) ?? '',
-    });
-  }
-  return out;
-}
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * A JSON object with a string `content` is taken as `{ path?, content, encoding?, size?, iteration? }`;
- * any other body is the raw file: UTF-8 text when it decodes as such, base64 otherwise.
- */
-function toFileContent(answer: HttpAnswer, path: string, iteration: number | undefined): PodiumFileContent {
-  const contentType = answer.headers.get('content-type') ?? '';
-  if (contentType.includes('json')) {
-    const body = parseJson(answer.body);
-    if (isRecord(body) && typeof body.content === 'string') {
-      const encoding = body.encoding === 'base64' ? 'base64' : 'utf8';
-      const size =
-        num(body.size) ??
-        (encoding === 'base64'
-          ? Buffer.from(body.content, 'base64').length
-          : Buffer.byteLength(body.content));
-      const result: PodiumFileContent = {
-        path: str(body.path) ?? path,
-        content: body.content,
-        encoding,
-        size,
-      };
-      const at = num(body.iteration) ?? iteration;
-      if (at !== undefined) result.iteration = at;
-      return result;
-    }
-  }
-  let content: string;
-  let encoding: 'utf8' | 'base64';
-  try {
-    content = UTF8.decode(answer.body);
-    encoding = 'utf8';
-  } catch {
-    content = answer.body.toString('base64');
-    encoding = 'base64';
-  }
-  const result: PodiumFileContent = { path, content, encoding, size: answer.body.length };
-  if (iteration !== undefined) result.iteration = iteration;
-  return result;
 }
