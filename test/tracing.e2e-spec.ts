@@ -186,3 +186,31 @@ describe('tracing: OpenTelemetry spans over OTLP/HTTP (real processes)', () => {
     expect(attr(me, 'http.request.method')).toBe('GET');
   });
 });
+
+describe('tracing: a collector that never answers', () => {
+  let silent: Server;
+  let gw: GatewayProcess | undefined;
+
+  afterAll(async () => {
+    if (gw?.proc.exitCode === null) await gw.stop('SIGKILL');
+    silent.closeAllConnections();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+
+  it('does not hold the shutdown: the last spans are given up and the gateway exits 0', async () => {
+    let exports = 0;
+    silent = createServer(() => {
+      exports += 1; // read, never answered
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    gw = await startGateway({
+      NODE_ENV: 'development',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      // Well above the flush bound, well below the exporter's own 10 s request timeout.
+      SHUTDOWN_TIMEOUT_MS: '6000',
+    });
+    expect((await adminClient(gw.url)('GET', '/me')).status).toBe(200);
+    expect(await gw.stop('SIGTERM')).toBe(0);
+    expect(exports).toBeGreaterThan(0); // the flush was attempted
+  });
+});

@@ -3,6 +3,9 @@ import { ConfigService } from '@nestjs/config';
 import { tracing } from '@app/common';
 import type { AllConfig } from '../config';
 
+/** At shutdown, spans still buffered get this long to reach the collector; then they are dropped. */
+export const TRACE_FLUSH_TIMEOUT_MS = 2000;
+
 /** What shutting tracing down needs: flush what is buffered, then stop exporting. */
 interface TracerHandle {
   shutdown(): Promise<void>;
@@ -46,16 +49,26 @@ export class TracingService implements OnModuleInit, OnApplicationShutdown {
     this.logger.log(`traces exported to ${endpoint} as ${serviceName}`);
   }
 
-  /** Flushes buffered spans; runs among the last shutdown steps, after the drain. */
+  /**
+   * Flushes buffered spans; runs among the last shutdown steps, after the drain. Bounded by
+   * `TRACE_FLUSH_TIMEOUT_MS`, so that a collector that does not answer cannot hold the shutdown.
+   */
   async onApplicationShutdown(): Promise<void> {
     const handle = this.handle;
     if (!handle) return;
     this.handle = null;
     tracing.install(null);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), TRACE_FLUSH_TIMEOUT_MS);
+    });
     try {
-      await handle.shutdown();
+      const outcome = await Promise.race([handle.shutdown(), expired]);
+      if (outcome === 'expired') this.logger.warn('collector did not take the last spans in time; dropped');
     } catch (err) {
       this.logger.warn(`could not flush traces: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
