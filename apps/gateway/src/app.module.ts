@@ -22,6 +22,7 @@ import { LoggingModule } from './logging/logging.module';
 import { MembersModule } from './members/members.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { SessionsModule } from './sessions/sessions.module';
+import { TracingModule } from './tracing/tracing.module';
 
 @Module({
   imports: [
@@ -40,6 +41,7 @@ import { SessionsModule } from './sessions/sessions.module';
       ],
     }),
     LoggingModule,
+    TracingModule,
     CoreModule,
     ClusterModule,
     ShardModule,

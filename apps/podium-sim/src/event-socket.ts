@@ -22,6 +22,8 @@ export function createEventSocketServer(
   return {
     handleUpgrade(req, socket, head) {
       socket.on('error', () => undefined);
+      const traceparent = req.headers.traceparent;
+      if (typeof traceparent === 'string') state.counters.lastStreamTraceparent = traceparent;
       const match = pattern.exec((req.url ?? '/').split('?', 1)[0]);
       if (!match) return refuse(socket, 404, 'no such route');
       if (!authorize(req.headers.authorization)) {

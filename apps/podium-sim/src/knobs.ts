@@ -102,6 +102,10 @@ export interface SimCounters {
   framesSent: number;
   /** Event sockets accepted since the last reset. */
   connectionsOpened: number;
+  /** The W3C `traceparent` header of the last API request that carried one (null: none yet). */
+  lastTraceparent: string | null;
+  /** The `traceparent` header of the last event-socket upgrade that carried one. */
+  lastStreamTraceparent: string | null;
 }
 
 export function initialCounters(): SimCounters {
@@ -112,5 +116,7 @@ export function initialCounters(): SimCounters {
     messagesReceived: {},
     framesSent: 0,
     connectionsOpened: 0,
+    lastTraceparent: null,
+    lastStreamTraceparent: null,
   };
 }

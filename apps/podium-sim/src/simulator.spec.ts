@@ -156,6 +156,27 @@ describe('auth', () => {
   });
 });
 
+describe('trace context', () => {
+  it('records the last traceparent of API requests and of event-socket upgrades; reset clears them', async () => {
+    const id = await createInstance('echo');
+    expect((await call('GET', '/_sim/stats')).body).toMatchObject({
+      lastTraceparent: null,
+      lastStreamTraceparent: null,
+    });
+    const http = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const stream = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    await call('GET', `/api/v1/instances/${id}`, undefined, { ...AUTH, traceparent: http });
+    await call('GET', `/api/v1/instances/${id}`); // without one: the last one seen stays
+    expect(await upgradeStatus(sim.wsUrl('missing'), { ...AUTH, traceparent: stream })).toBe(404);
+    expect((await call('GET', '/_sim/stats')).body).toMatchObject({
+      lastTraceparent: http,
+      lastStreamTraceparent: stream,
+    });
+    await call('POST', '/_sim/reset');
+    expect((await call('GET', '/_sim/stats')).body.lastTraceparent).toBeNull();
+  });
+});
+
 describe('instances', () => {
   it('creates, describes, stops, then answers 404', async () => {
     const created = await call('POST', '/api/v1/instances', {

@@ -80,6 +80,8 @@ async function dispatch(
 ): Promise<void> {
   const { segments, query } = parseUrl(req.url ?? '/');
   if (segments[0] === '_sim') return handleControl(state, req, res, segments);
+  const traceparent = req.headers.traceparent;
+  if (typeof traceparent === 'string') state.counters.lastTraceparent = traceparent;
   if (!authorize(req.headers.authorization)) {
     state.log(`${req.method} refused: missing or invalid bearer key`);
     throw new HttpError(401, 'missing or invalid bearer key');

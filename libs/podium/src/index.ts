@@ -30,7 +30,7 @@ export {
   type PodiumControlType,
 } from './podium.envelopes';
 export { PodiumError, isPodiumError, type PodiumErrorKind } from './podium.errors';
-export type { CircuitState } from './circuit-breaker';
+export type { CircuitState } from './podium.resilience';
 export {
   mapAgentStatus,
   mapPodiumEvent,

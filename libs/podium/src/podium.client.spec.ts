@@ -2,7 +2,10 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
+import { SpanKind, tracing } from '@app/common';
 import { DomainError } from '@app/protocol';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 import { PodiumClient, type PodiumCallInfo } from './podium.client';
 import type { PodiumConfig } from './podium.config';
@@ -32,6 +35,8 @@ class FakePodium {
   readonly wss = new WebSocketServer({ noServer: true });
   readonly requests: Seen[] = [];
   readonly upgrades: { url: string; auth: string | undefined }[] = [];
+  /** The `traceparent` header of every request and upgrade, in order (undefined: none sent). */
+  readonly traceparents: (string | undefined)[] = [];
   readonly instances = new Map<string, Record<string, unknown>>();
   readonly sockets: ServerSocket[] = [];
   readonly received: unknown[] = [];
@@ -50,6 +55,7 @@ class FakePodium {
   constructor() {
     this.server.on('upgrade', (req, socket, head) => {
       this.upgrades.push({ url: req.url ?? '', auth: req.headers.authorization });
+      this.traceparents.push(req.headers.traceparent as string | undefined);
       const match = /^\/api\/v1\/instances\/([^/]+)\/ws$/.exec(req.url ?? '');
       const status =
         this.rejectUpgrades ??
@@ -99,6 +105,7 @@ class FakePodium {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
+    this.traceparents.push(req.headers.traceparent as string | undefined);
     this.requests.push({
       method: req.method ?? '',
       url: req.url ?? '',
@@ -780,5 +787,79 @@ describe('PodiumConnection', () => {
     await sleep(250);
     expect(events).toEqual(['closed']);
     expect(fake.upgrades).toHaveLength(1);
+  });
+});
+
+describe('PodiumClient tracing', () => {
+  let fake: FakePodium;
+  let client: PodiumClient;
+  let provider: NodeTracerProvider;
+  let exporter: InMemorySpanExporter;
+
+  beforeEach(async () => {
+    fake = new FakePodium();
+    client = new PodiumClient(config(await fake.start()));
+    fake.addInstance('a');
+    exporter = new InMemorySpanExporter(); // one per provider: shutting a provider down stops its exporter
+    provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    provider.register();
+    tracing.install(provider.getTracer('spec'));
+  });
+  afterEach(async () => {
+    tracing.install(null);
+    await provider.shutdown();
+    trace.disable();
+    context.disable();
+    propagation.disable();
+    await fake.stop();
+  });
+
+  const traceparent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
+
+  it('makes each attempt a client span, child of the active span, and sends its traceparent', async () => {
+    fake.script.push({ status: 503 });
+    await tracing.inSpan('caller', SpanKind.SERVER, {}, async () => {
+      expect(await client.isAlive('a')).toBe(true);
+    });
+    const spans = exporter.getFinishedSpans();
+    const caller = spans.find((s) => s.name === 'caller')!;
+    const attempts = spans.filter((s) => s.name === 'podium GET /api/v1/instances/:id');
+    expect(attempts.map((s) => s.attributes['http.response.status_code'])).toEqual([503, 200]);
+    expect(attempts.map((s) => s.status.code)).toEqual([2, 0]); // ERROR, then UNSET
+    for (const s of attempts) {
+      expect(s.kind).toBe(SpanKind.CLIENT);
+      expect(s.parentSpanContext?.spanId).toBe(caller.spanContext().spanId);
+      expect(s.spanContext().traceId).toBe(caller.spanContext().traceId);
+    }
+    // Each request carried the trace context of its own attempt's span.
+    expect(fake.traceparents.map((h) => traceparent.exec(h ?? '')?.[2])).toEqual(
+      attempts.map((s) => s.spanContext().spanId),
+    );
+  });
+
+  it('makes the event-stream handshake a client span and sends its traceparent with the upgrade', async () => {
+    const connection = await client.connect('a');
+    await connection.close();
+    const [handshake] = exporter
+      .getFinishedSpans()
+      .filter((s) => s.name === 'podium WS /api/v1/instances/:id/ws');
+    expect(handshake.kind).toBe(SpanKind.CLIENT);
+    expect(traceparent.exec(fake.traceparents[0] ?? '')?.[2]).toBe(handshake.spanContext().spanId);
+  });
+
+  it('marks a refused handshake failed, with the status', async () => {
+    fake.rejectUpgrades = 503;
+    await rejection(client.connect('a'));
+    const [handshake] = exporter.getFinishedSpans();
+    expect(handshake.attributes['http.response.status_code']).toBe(503);
+    expect(handshake.status.code).toBe(2);
+  });
+
+  it('sends no traceparent and records nothing with tracing off', async () => {
+    tracing.install(null);
+    expect(await client.isAlive('a')).toBe(true);
+    await (await client.connect('a')).close();
+    expect(fake.traceparents).toEqual([undefined, undefined]);
+    expect(exporter.getFinishedSpans()).toEqual([]);
   });
 });

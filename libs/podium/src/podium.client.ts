@@ -1,11 +1,22 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { SpanKind, failSpan, traceApi, traceContext, tracing } from '@app/common';
 import { DomainError, type FileEntry, type FileIteration } from '@app/protocol';
 import WebSocket from 'ws';
-import { CircuitBreaker, type CircuitState } from './circuit-breaker';
 import type { PodiumConfig } from './podium.config';
 import { PodiumConnection } from './podium.connection';
 import { PodiumError, type PodiumErrorKind } from './podium.errors';
 import { PODIUM_OPTIONS } from './podium.module-definition';
+import { PodiumResilience, type CircuitState } from './podium.resilience';
+import {
+  isRecord,
+  parseJson,
+  toEntries,
+  toFileContent,
+  toIterations,
+  type PodiumFileContent,
+} from './podium.responses';
+
+export type { PodiumFileContent } from './podium.responses';
 
 export interface CreateInstanceRequest {
   agentType: string;
@@ -18,14 +29,6 @@ export interface CreateInstanceRequest {
 export interface CreatedInstance {
   instanceId: string;
   deploymentId: string;
-}
-
-export interface PodiumFileContent {
-  path: string;
-  content: string;
-  encoding: 'utf8' | 'base64';
-  size: number;
-  iteration?: number;
 }
 
 export interface PodiumProbeResult {
@@ -78,7 +81,6 @@ interface HttpAnswer {
 const DEFAULT_RETRY_ATTEMPTS = 3;
 const DEFAULT_RETRY_BASE_MS = 200;
 const DEFAULT_RETRY_MAX_DELAY_MS = 5000;
-const RETRY_JITTER = 0.2;
 const PROBE_PATH = '/api/v1/instances/__health_probe__';
 const ALIVE_STATUSES = new Set(['running', 'ready']);
 
@@ -96,21 +98,30 @@ const ROUTE = {
  * Client of the Podium coordinator (architecture.md §7): instance lifecycle, workspace files and the
  * per-instance event stream.
  *
- * Resilience (§7.5): GET and DELETE are retried up to 3 attempts on network errors, timeouts, 5xx and
+ * Resilience (`PodiumResilience`, cockatiel policies): GET and DELETE are retried up to 3 attempts on network errors, timeouts, 5xx and
  * 429 (backoff 200 ms × 2ⁿ ± 20 %, cap 5 s); other 4xx and every POST are never retried. One circuit
  * breaker covers every attempt, HTTP and WebSocket handshake alike: network errors, timeouts and 5xx
  * count as failures; any other answer counts as success. While it is open, calls fail fast with
  * `PodiumError { kind: 'circuit_open' }` (and retrying stops).
+ *
+ * Tracing: with a tracer installed (`tracing` of libs/common), each attempt and handshake is a client
+ * span, child of whatever span is active, and carries a W3C `traceparent` header upstream.
  */
 @Injectable()
 export class PodiumClient {
-  private readonly breaker: CircuitBreaker;
+  private readonly resilience: PodiumResilience;
   private readonly httpBase: string;
   private readonly wsBase: string;
   private observer?: PodiumObserver;
 
   constructor(@Inject(PODIUM_OPTIONS) private readonly config: PodiumConfig) {
-    this.breaker = new CircuitBreaker(config.breakerThreshold, config.breakerCooldownMs);
+    this.resilience = new PodiumResilience({
+      breakerThreshold: config.breakerThreshold,
+      breakerCooldownMs: config.breakerCooldownMs,
+      retryAttempts: config.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS,
+      retryBaseMs: config.retryBaseMs ?? DEFAULT_RETRY_BASE_MS,
+      retryMaxDelayMs: config.retryMaxDelayMs ?? DEFAULT_RETRY_MAX_DELAY_MS,
+    });
     // Any path prefix of PODIUM_URL is kept, for both the REST routes and the event-stream path.
     const base = new URL(config.url);
     const prefix = base.pathname.replace(/\/+$/, '');
@@ -124,7 +135,7 @@ export class PodiumClient {
   }
 
   get circuitState(): CircuitState {
-    return this.breaker.current;
+    return this.resilience.circuitState;
   }
 
   // ── instances ─────────────────────────────────────────────────────────────
@@ -243,7 +254,7 @@ export class PodiumClient {
     if (depth !== undefined) query.set('depth', String(depth));
     const qs = query.toString();
     const answer = await this.fileCall(`${instancePath(instanceId)}/files${qs ? `?${qs}` : ''}`, ROUTE.files);
-    return toEntries(parseJson(answer.body), dir, answer.status);
+    return toEntries(parseJson(answer.body), dir, answer.status, ROUTE.files);
   }
 
   /**
@@ -260,7 +271,7 @@ export class PodiumClient {
   async fileHistory(instanceId: string, path: string): Promise<FileIteration[]> {
     const { encoded } = encodeFilePath(path);
     const answer = await this.fileCall(`${instancePath(instanceId)}/files/${encoded}/history`, ROUTE.history);
-    return toIterations(parseJson(answer.body), answer.status);
+    return toIterations(parseJson(answer.body), answer.status, ROUTE.history);
   }
 
   /**
@@ -301,34 +312,68 @@ export class PodiumClient {
   }
 
   /**
-   * One WebSocket handshake through the breaker, bounded by the info timeout. `bind` runs synchronously
-   * on `open`, so no frame that arrives with the upgrade response can be missed.
+   * One WebSocket handshake through the breaker, bounded by the info timeout (a client span when
+   * tracing is on). `bind` runs synchronously on `open`, so no frame that arrives with the upgrade
+   * response can be missed.
    */
-  private openSocket(instanceId: string, bind: (ws: WebSocket) => void): Promise<WebSocket> {
+  private async openSocket(instanceId: string, bind: (ws: WebSocket) => void): Promise<WebSocket> {
     const route = this.config.wsPathTemplate.replaceAll('{instanceId}', ':id');
-    if (!this.breaker.tryAcquire()) {
-      this.observe({ method: 'WS', route, status: null, durationMs: 0, ok: false, kind: 'circuit_open' });
-      return Promise.reject(
-        new PodiumError('circuit_open', `Podium WS ${route}: circuit open`, undefined, route),
-      );
-    }
     const url = this.wsUrl(instanceId);
+    const outcome = await this.resilience.run(
+      false,
+      this.config.infoTimeoutMs,
+      (signal) => this.tracedHandshake(url, route, bind, signal),
+      () => this.circuitOpen('WS', route),
+    );
+    if (outcome instanceof PodiumError) throw outcome;
+    return outcome;
+  }
+
+  private tracedHandshake(
+    url: string,
+    route: string,
+    bind: (ws: WebSocket) => void,
+    signal: AbortSignal,
+  ): Promise<WebSocket | PodiumError> {
+    const tracer = tracing.tracer;
+    if (!tracer) return this.handshake(url, route, bind, signal);
+    const span = tracer.startSpan(`podium WS ${route}`, {
+      kind: SpanKind.CLIENT,
+      attributes: { 'url.template': route },
+    });
+    return traceContext.with(traceApi.setSpan(traceContext.active(), span), async () => {
+      const outcome = await this.handshake(url, route, bind, signal);
+      if (outcome instanceof PodiumError) {
+        if (outcome.status !== undefined) span.setAttribute('http.response.status_code', outcome.status);
+        failSpan(span, outcome);
+      }
+      span.end();
+      return outcome;
+    });
+  }
+
+  /**
+   * Resolves with the open socket, or with the `PodiumError` that ended the handshake (resolved, not
+   * thrown, so the breaker judges it by kind and status: a 4xx refusal proves Podium is up).
+   */
+  private handshake(
+    url: string,
+    route: string,
+    bind: (ws: WebSocket) => void,
+    signal: AbortSignal,
+  ): Promise<WebSocket | PodiumError> {
     const started = performance.now();
-    return new Promise<WebSocket>((resolve, reject) => {
-      const ws = new WebSocket(url, {
-        headers: this.authHeaders(),
-        perMessageDeflate: false,
-        followRedirects: false,
-      });
+    const headers = this.authHeaders();
+    tracing.injectHeaders(headers);
+    return new Promise<WebSocket | PodiumError>((resolve) => {
+      const ws = new WebSocket(url, { headers, perMessageDeflate: false, followRedirects: false });
       // Errors after settling (e.g. from terminate()) must never become an unhandled 'error' event.
       ws.on('error', () => undefined);
       let settled = false;
-      const fail = (error: PodiumError, status: number | null, countsAsFailure: boolean) => {
+      const fail = (error: PodiumError, status: number | null) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
-        if (countsAsFailure) this.breaker.failure();
-        else this.breaker.success();
+        signal.removeEventListener('abort', onTimeout);
         this.observe({
           method: 'WS',
           route,
@@ -342,22 +387,15 @@ export class PodiumClient {
         } catch {
           /* already closed */
         }
-        reject(error);
+        resolve(error);
       };
-      const timer = setTimeout(
-        () =>
-          fail(
-            new PodiumError('timeout', `Podium WS ${route}: handshake timed out`, undefined, route),
-            null,
-            true,
-          ),
-        this.config.infoTimeoutMs,
-      );
+      const onTimeout = () =>
+        fail(new PodiumError('timeout', `Podium WS ${route}: handshake timed out`, undefined, route), null);
+      signal.addEventListener('abort', onTimeout, { once: true });
       ws.once('open', () => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
-        this.breaker.success();
+        signal.removeEventListener('abort', onTimeout);
         this.observe({ method: 'WS', route, status: 101, durationMs: elapsed(started), ok: true });
         bind(ws);
         resolve(ws);
@@ -365,11 +403,7 @@ export class PodiumClient {
       ws.once('unexpected-response', (_req, res) => {
         const status = res.statusCode ?? 0;
         res.resume();
-        fail(
-          new PodiumError('http', `Podium WS ${route}: HTTP ${status}`, status, route),
-          status,
-          status >= 500,
-        );
+        fail(new PodiumError('http', `Podium WS ${route}: HTTP ${status}`, status, route), status);
       });
       ws.once('error', (err: Error & { code?: string }) => {
         fail(
@@ -380,7 +414,6 @@ export class PodiumClient {
             route,
           ),
           null,
-          true,
         );
       });
     });
@@ -408,35 +441,52 @@ export class PodiumClient {
   }
 
   /**
-   * Runs one logical call with retries. Resolves with any answer below 500 other than a final 429
-   * (callers interpret 4xx); throws `PodiumError` for transport failures, 5xx and 429 after the last
-   * attempt, and an open circuit.
+   * Runs one logical call: each attempt through the breaker and its timeout, idempotent calls retried
+   * (see `PodiumResilience`). Resolves with any answer below 500 other than a final 429 (callers
+   * interpret 4xx); throws `PodiumError` for transport failures, 5xx and 429 after the last attempt,
+   * and an open circuit.
    */
   private async call(spec: CallSpec): Promise<HttpAnswer> {
-    const attempts = spec.retry ? Math.max(1, this.config.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS) : 1;
-    for (let attempt = 1; ; attempt++) {
-      const outcome = await this.attempt(spec);
-      const failed = outcome instanceof PodiumError || outcome.status >= 500 || outcome.status === 429;
-      const retryable = failed && !(outcome instanceof PodiumError && outcome.kind === 'circuit_open');
-      if (retryable && attempt < attempts) {
-        await sleep(this.backoffMs(attempt));
-        continue;
-      }
-      if (outcome instanceof PodiumError) throw outcome;
-      if (failed) throw this.httpError(spec.method, spec.route, outcome.status);
-      return outcome;
-    }
+    const { method, route } = spec;
+    const answer = await this.resilience.run(
+      spec.retry,
+      spec.timeoutMs,
+      (signal) => this.attempt(spec, signal),
+      () => this.circuitOpen(method, route),
+    );
+    if (answer.status >= 500 || answer.status === 429) throw this.httpError(method, route, answer.status);
+    return answer;
   }
 
-  private async attempt(spec: CallSpec): Promise<HttpAnswer | PodiumError> {
+  /** One HTTP request (a client span when tracing is on); `signal` is the attempt's timeout. */
+  private attempt(spec: CallSpec, signal: AbortSignal): Promise<HttpAnswer> {
+    const tracer = tracing.tracer;
+    if (!tracer) return this.request(spec, signal);
+    const span = tracer.startSpan(`podium ${spec.method} ${spec.route}`, {
+      kind: SpanKind.CLIENT,
+      attributes: { 'http.request.method': spec.method, 'url.template': spec.route },
+    });
+    return traceContext.with(traceApi.setSpan(traceContext.active(), span), async () => {
+      try {
+        const answer = await this.request(spec, signal);
+        span.setAttribute('http.response.status_code', answer.status);
+        if (answer.status >= 500) failSpan(span, this.httpError(spec.method, spec.route, answer.status));
+        return answer;
+      } catch (err) {
+        failSpan(span, err);
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  private async request(spec: CallSpec, signal: AbortSignal): Promise<HttpAnswer> {
     const { method, route } = spec;
-    if (!this.breaker.tryAcquire()) {
-      this.observe({ method, route, status: null, durationMs: 0, ok: false, kind: 'circuit_open' });
-      return new PodiumError('circuit_open', `Podium ${method} ${route}: circuit open`, undefined, route);
-    }
     const started = performance.now();
     try {
       const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders() };
+      tracing.injectHeaders(headers);
       let body: string | undefined;
       if (spec.body !== undefined) {
         headers['content-type'] = 'application/json';
@@ -447,23 +497,26 @@ export class PodiumClient {
         headers,
         body,
         redirect: 'manual',
-        signal: AbortSignal.timeout(spec.timeoutMs),
+        signal,
       });
       const buffer = await readBody(res, spec.maxBodyBytes);
-      if (res.status >= 500) this.breaker.failure();
-      else this.breaker.success();
       this.observe({ method, route, status: res.status, durationMs: elapsed(started), ok: res.status < 400 });
       return buffer
         ? { status: res.status, headers: res.headers, body: buffer }
         : { status: res.status, headers: res.headers, body: Buffer.alloc(0), tooLarge: true };
     } catch (err) {
-      this.breaker.failure();
       const timedOut = isTimeout(err);
       const kind: PodiumErrorKind = timedOut ? 'timeout' : 'network';
       this.observe({ method, route, status: null, durationMs: elapsed(started), ok: false, kind });
       const detail = timedOut ? `timed out after ${spec.timeoutMs} ms` : this.describeNetworkError(err);
-      return new PodiumError(kind, `Podium ${method} ${route}: ${detail}`, undefined, route);
+      throw new PodiumError(kind, `Podium ${method} ${route}: ${detail}`, undefined, route);
     }
+  }
+
+  /** The fail-fast answer while the circuit is open (reported to the observer like an attempt). */
+  private circuitOpen(method: string, route: string): PodiumError {
+    this.observe({ method, route, status: null, durationMs: 0, ok: false, kind: 'circuit_open' });
+    return new PodiumError('circuit_open', `Podium ${method} ${route}: circuit open`, undefined, route);
   }
 
   private expectSuccess(answer: HttpAnswer, method: Method, route: string): void {
@@ -484,13 +537,6 @@ export class PodiumClient {
     const code = cause?.code ?? (err as { code?: unknown } | undefined)?.code;
     const text = typeof code === 'string' ? `network error (${code})` : 'network error';
     return this.config.apiKey ? text.replaceAll(this.config.apiKey, '[REDACTED]') : text;
-  }
-
-  private backoffMs(attempt: number): number {
-    const base = this.config.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;
-    const cap = this.config.retryMaxDelayMs ?? DEFAULT_RETRY_MAX_DELAY_MS;
-    const jitter = 1 + (Math.random() * 2 - 1) * RETRY_JITTER;
-    return Math.min(cap, base * 2 ** (attempt - 1) * jitter);
   }
 
   private observe(info: PodiumCallInfo): void {
@@ -563,19 +609,6 @@ async function readBody(res: Response, max: number | undefined): Promise<Buffer 
   return Buffer.concat(chunks, size);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseJson(body: Buffer): unknown {
-  if (body.length === 0) return undefined;
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
 function isTimeout(err: unknown): boolean {
   const name = (err as { name?: unknown } | undefined)?.name;
   return name === 'TimeoutError' || name === 'AbortError';
@@ -583,123 +616,4 @@ function isTimeout(err: unknown): boolean {
 
 function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 100) / 100;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function num(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
-/** Epoch ms from a number or an ISO string. */
-function time(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value === 'string') {
-    const ms = Date.parse(value);
-    return Number.isNaN(ms) ? undefined : ms;
-  }
-  return undefined;
-}
-
-function badBody(route: string, status: number): PodiumError {
-  return new PodiumError('http', `Podium GET ${route}: unexpected response body`, status, route);
-}
-
-function listOf(body: unknown, keys: string[]): unknown[] | undefined {
-  if (Array.isArray(body)) return body;
-  if (!isRecord(body)) return undefined;
-  for (const key of keys) if (Array.isArray(body[key])) return body[key] as unknown[];
-  return undefined;
-}
-
-const DIRECTORY_TYPES = new Set(['directory', 'dir', 'folder']);
-
-/** Accepts `FileEntry[]` or `{ entries | files | items: [...] }`, snake_case or camelCase fields. */
-function toEntries(body: unknown, dir: string, status: number): FileEntry[] {
-  const list = listOf(body, ['entries', 'files', 'items']);
-  if (!list) throw badBody(ROUTE.files, status);
-  return list.filter(isRecord).map((e) => {
-    const name = str(e.name);
-    const path = str(e.path) ?? (dir && name ? `${dir}/${name}` : (name ?? ''));
-    const type = str(e.type)?.toLowerCase();
-    const entry: FileEntry = {
-      path,
-      name: name ?? path.split('/').filter(Boolean).pop() ?? path,
-      type:
-        (type !== undefined && DIRECTORY_TYPES.has(type)) || e.is_dir === true || e.isDirectory === true
-          ? 'directory'
-          : 'file',
-    };
-    const size = num(e.size);
-    if (size !== undefined) entry.size = size;
-    const modifiedAt = time(e.modified_at ?? e.modifiedAt ?? e.mtime);
-    if (modifiedAt !== undefined) entry.modifiedAt = modifiedAt;
-    return entry;
-  });
-}
-
-/** Accepts `IterationMeta[]` or `{ iterations | history: [...] }`; rows without an iteration number are skipped. */
-function toIterations(body: unknown, status: number): FileIteration[] {
-  const list = listOf(body, ['iterations', 'history', 'items']);
-  if (!list) throw badBody(ROUTE.history, status);
-  const out: FileIteration[] = [];
-  for (const e of list.filter(isRecord)) {
-    const iteration = num(e.iteration);
-    if (iteration === undefined) continue;
-    out.push({
-      iteration,
-      timestamp: time(e.timestamp ?? e.created_at ?? e.createdAt ?? e.ts) ?? 0,
-      size: num(e.size) ?? 0,
-      hash: str(e.hash) ?? str(e.content_hash) ?? str(e.contentHash) ?? '',
-    });
-  }
-  return out;
-}
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * A JSON object with a string `content` is taken as `{ path?, content, encoding?, size?, iteration? }`;
- * any other body is the raw file: UTF-8 text when it decodes as such, base64 otherwise.
- */
-function toFileContent(answer: HttpAnswer, path: string, iteration: number | undefined): PodiumFileContent {
-  const contentType = answer.headers.get('content-type') ?? '';
-  if (contentType.includes('json')) {
-    const body = parseJson(answer.body);
-    if (isRecord(body) && typeof body.content === 'string') {
-      const encoding = body.encoding === 'base64' ? 'base64' : 'utf8';
-      const size =
-        num(body.size) ??
-        (encoding === 'base64'
-          ? Buffer.from(body.content, 'base64').length
-          : Buffer.byteLength(body.content));
-      const result: PodiumFileContent = {
-        path: str(body.path) ?? path,
-        content: body.content,
-        encoding,
-        size,
-      };
-      const at = num(body.iteration) ?? iteration;
-      if (at !== undefined) result.iteration = at;
-      return result;
-    }
-  }
-  let content: string;
-  let encoding: 'utf8' | 'base64';
-  try {
-    content = UTF8.decode(answer.body);
-    encoding = 'utf8';
-  } catch {
-    content = answer.body.toString('base64');
-    encoding = 'base64';
-  }
-  const result: PodiumFileContent = { path, content, encoding, size: answer.body.length };
-  if (iteration !== undefined) result.iteration = iteration;
-  return result;
 }

@@ -179,6 +179,8 @@ export interface AppConfig {
   openApiEnabled: boolean;
   secretsSet: Record<string, boolean>;
   unused: Record<string, string | undefined>;
+  /** OpenTelemetry traces: on only when an OTLP endpoint is configured. */
+  tracing: { endpoint?: string; serviceName: string };
 }
 
 export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
@@ -234,9 +236,8 @@ export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
     unused: {
       ensembleUrl: v.ENSEMBLE_URL,
       e2bDomain: v.E2B_DOMAIN,
-      otelEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
-      otelServiceName: v.OTEL_SERVICE_NAME,
     },
+    tracing: { endpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: v.OTEL_SERVICE_NAME },
   };
 }
 

@@ -3,6 +3,7 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { isObservable, type Observable } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { SpanKind, failSpan, traceApi, traceContext, tracing } from '@app/common';
 import type { ClientMessage } from '@app/protocol';
 import type { TenantRouter } from '../cluster/tenant-router';
 import type { WsServerRef } from './ws-server-ref';
@@ -156,13 +157,42 @@ export class GatewayWsAdapter extends WsAdapter {
     this.serve(conn, reply, message, handler, transform);
   }
 
-  /** Runs the handler as part of `reply`; its returned value or error is the frame's answer. */
+  /** Runs the handler as part of `reply`; with tracing on, inside one span per client message. */
   private serve(
     conn: Connection,
     reply: Reply,
     message: ClientMessage,
     handler: MessageMappingProperties,
     transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    const tracer = tracing.tracer;
+    if (!tracer) return this.run(conn, reply, message, handler, transform);
+    const sessionId = (message as { sessionId?: unknown }).sessionId;
+    const span = tracer.startSpan(`ws ${message.type}`, {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'diminuendo.message.type': message.type,
+        'diminuendo.connection.id': conn.id,
+        ...(conn.tenantId ? { 'diminuendo.tenant.id': conn.tenantId } : {}),
+        ...(typeof sessionId === 'string' ? { 'diminuendo.session.id': sessionId } : {}),
+      },
+    });
+    traceContext.with(traceApi.setSpan(traceContext.active(), span), () =>
+      this.run(conn, reply, message, handler, transform, (err) => {
+        if (err !== undefined) failSpan(span, err);
+        span.end();
+      }),
+    );
+  }
+
+  /** The handler's returned value or error is the frame's answer; `done` runs once it is given. */
+  private run(
+    conn: Connection,
+    reply: Reply,
+    message: ClientMessage,
+    handler: MessageMappingProperties,
+    transform: (data: unknown) => Observable<unknown>,
+    done?: (err?: unknown) => void,
   ): void {
     conn.replies.run(reply, () => {
       let out: unknown;
@@ -171,11 +201,13 @@ export class GatewayWsAdapter extends WsAdapter {
       } catch (err) {
         this.opts.onInternalError(conn, err, message.requestId);
         conn.replies.end(reply);
+        done?.(err);
         return;
       }
       const stream = transform(out);
       if (!isObservable(stream)) {
         conn.replies.end(reply);
+        done?.();
         return;
       }
       stream.subscribe({
@@ -185,8 +217,12 @@ export class GatewayWsAdapter extends WsAdapter {
         error: (err: unknown) => {
           this.opts.onInternalError(conn, err, message.requestId);
           conn.replies.end(reply);
+          done?.(err);
         },
-        complete: () => conn.replies.end(reply),
+        complete: () => {
+          conn.replies.end(reply);
+          done?.();
+        },
       });
     });
   }

@@ -1,7 +1,7 @@
 import { Catch, type ArgumentsHost, type WsExceptionFilter } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { WebSocket } from 'ws';
-import { sanitizeMessage } from '@app/common';
+import { sanitizeMessage, tracing } from '@app/common';
 import { CloseCode, DomainError, TenantNotServedError, defaultErrorMessage } from '@app/protocol';
 import type { AllConfig } from '../config';
 import { ConnectionRegistry } from './connection-registry';
@@ -28,6 +28,7 @@ export class WsErrorFilter implements WsExceptionFilter {
     const data = ws.getData<{ requestId?: string; type?: string } | undefined>();
     const requestId = typeof data?.requestId === 'string' ? data.requestId : undefined;
     if (exception instanceof DomainError) {
+      tracing.annotate('diminuendo.error.code', exception.code);
       conn.sendError(
         exception.code,
         sanitizeMessage(exception.message, this.maxChars),
@@ -40,6 +41,7 @@ export class WsErrorFilter implements WsExceptionFilter {
       return;
     }
     conn.log.error({ err: exception, type: data?.type }, 'message handler failed');
+    tracing.annotate('diminuendo.error.code', 'INTERNAL_ERROR');
     conn.sendError('INTERNAL_ERROR', defaultErrorMessage('INTERNAL_ERROR'), requestId);
   }
 }

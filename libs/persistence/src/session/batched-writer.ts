@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { SpanKind, failSpan, tracing } from '@app/common';
 
 /** One durable event: the broadcast frame as `payload`. */
 export interface EventRecord {
@@ -197,6 +198,9 @@ export class BatchedWriter {
 
   private async write(batch: WriteCommand[]): Promise<void> {
     const started = performance.now();
+    // A root span per batch: a batch mixes the writes of many messages, so it is no one's child.
+    const span = tracing.tracer?.startSpan('writer batch', { kind: SpanKind.INTERNAL, root: true });
+    const failedBefore = this.stats.failedTransactions;
     const groups = new Map<string, WriteCommand[]>();
     for (const cmd of batch) {
       let g = groups.get(cmd.sessionId);
@@ -224,6 +228,17 @@ export class BatchedWriter {
     this.stats.flushes++;
     this.stats.lastFlushMs = performance.now() - started;
     this.opts.onFlush?.({ durationMs: this.stats.lastFlushMs, rows: batch.length, sessions: groups.size });
+    if (span) {
+      const failed = this.stats.failedTransactions - failedBefore;
+      span.setAttributes({
+        'diminuendo.writer.rows': batch.length,
+        'diminuendo.writer.sessions': groups.size,
+        'diminuendo.writer.duration_ms': this.stats.lastFlushMs,
+        'diminuendo.writer.failed_sessions': failed,
+      });
+      if (failed > 0) failSpan(span, new Error('write failed'));
+      span.end();
+    }
   }
 
   private async writeGroup(ds: DataSource, cmds: WriteCommand[]): Promise<void> {
