@@ -98,7 +98,10 @@ export function startGw(sim: SimProcess, env: Record<string, string> = {}): Prom
     LOG_LEVEL: 'info',
     PODIUM_URL: sim.url,
     PODIUM_API_KEY: SIM_KEY,
+    // The bench measures throughput, not the protections: no message rate limit, no cap on live agents
+    // (P3 runs 100 sessions of one tenant, above the default cap of 50).
     WS_RATE_LIMIT_MAX: '1000000',
+    MAX_ACTIVE_SESSIONS_PER_TENANT: '0',
     METRICS_ENABLED: 'true',
     ...env,
   });
