@@ -35,7 +35,7 @@ export interface OpenTurn {
   reservationId?: string;
 }
 
-/** In-memory record of a session that is not `inactive` (architecture.md §3). */
+/** In-memory record of a session that is not `inactive`. */
 export class ActiveSession {
   state: SessionState = 'inactive';
   instanceId?: string;

@@ -33,16 +33,3 @@ export abstract class TurnBilling {
   /** After a restart: release reservations left open by turns that died with the old process. */
   abstract recover(tenantId: string): Promise<void>;
 }
-
-/** Usage recorded, nothing charged. */
-export class NoBilling extends TurnBilling {
-  async reserve(): Promise<undefined> {
-    return undefined;
-  }
-  price(): TurnCharge {
-    return { cost: 0 };
-  }
-  async settle(): Promise<void> {}
-  async release(): Promise<void> {}
-  async recover(): Promise<void> {}
-}

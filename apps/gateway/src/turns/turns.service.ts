@@ -22,7 +22,7 @@ import { TurnBilling } from './turn-billing';
 import { TurnFinisher } from './turn-finisher.service';
 
 /**
- * run_turn, stop_turn, steer and answer_question (architecture.md §6). The requester gets the event
+ * run_turn, stop_turn, steer and answer_question (docs/protocol.md §8). The requester gets the event
  * that answers it (`turn_started`, `turn_stopped`, `steer_sent`, `approval_resolved`) in stream order,
  * with its requestId; every other viewer gets it on the session topic.
  */
