@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import pino from 'pino';
 import type { WebSocket } from 'ws';
 import { CreditsService, PriceTable, TypeOrmCreditStore, type BillingConfig } from '@app/billing';
@@ -16,10 +17,11 @@ import { SessionRow, SessionStore, TenantRegistry, type PersistenceConfig } from
 import { CreditTurnBilling } from '../../apps/gateway/src/billing/credit-turn-billing';
 import { buildAppConfig, type AllConfig } from '../../apps/gateway/src/config';
 import { Connection } from '../../apps/gateway/src/connection/connection';
-import { EventPublisher } from '../../apps/gateway/src/events/event-publisher';
+import { EventPublisher } from '../../apps/gateway/src/live/event-publisher';
+import { GatewayEvents } from '../../apps/gateway/src/events/gateway-events';
 import { InProcessBroadcaster } from '../../apps/gateway/src/events/in-process-broadcaster';
-import { ActiveSession } from '../../apps/gateway/src/sessions/active-session';
-import { SessionStates } from '../../apps/gateway/src/sessions/session-states.service';
+import { ActiveSession } from '../../apps/gateway/src/live/active-session';
+import { SessionStates } from '../../apps/gateway/src/live/session-states.service';
 
 /** A client socket: records what the gateway sends; `onSend` lets a test act at an exact frame. */
 export class RecordingSocket {
@@ -65,6 +67,7 @@ export function recordingConnection(): { socket: RecordingSocket; conn: Connecti
 export interface LiveFixture {
   dataDir: string;
   config: ConfigService<AllConfig, true>;
+  events: GatewayEvents;
   registry: TenantRegistry;
   store: SessionStore;
   broadcaster: InProcessBroadcaster;
@@ -92,6 +95,7 @@ export function liveFixture(env: Record<string, string> = {}): LiveFixture {
   };
   const app = buildAppConfig({ NODE_ENV: 'development', ...env });
   const config = new ConfigService<AllConfig, true>({ app } as unknown as AllConfig);
+  const events = new GatewayEvents(new EventEmitter2());
   const registry = new TenantRegistry(persistence);
   const store = new SessionStore(persistence);
   const broadcaster = new InProcessBroadcaster();
@@ -137,6 +141,7 @@ export function liveFixture(env: Record<string, string> = {}): LiveFixture {
   return {
     dataDir,
     config,
+    events,
     registry,
     store,
     broadcaster,

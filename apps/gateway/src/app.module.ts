@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
+import { EventEmitterModule } from '@nestjs/event-emitter';
 import { AuthModule, authConfig, type AuthConfig } from '@app/auth';
 import { billingConfig } from '@app/billing';
 import { PersistenceModule, persistenceConfig, type PersistenceConfig } from '@app/persistence';
@@ -11,6 +12,7 @@ import { AdminModule } from './admin/admin.module';
 import { ClusterModule } from './cluster/cluster.module';
 import { clusterConfig } from './cluster/cluster.config';
 import { shardConfig } from './cluster/shard.config';
+import { OwnershipModule } from './cluster/ownership.module';
 import { ShardModule } from './cluster/shard.module';
 import { appConfig } from './config';
 import { ConnectionModule } from './connection/connection.module';
@@ -20,6 +22,7 @@ import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { LoggingModule } from './logging/logging.module';
 import { MembersModule } from './members/members.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { LiveModule } from './live/live.module';
 import { SessionsModule } from './sessions/sessions.module';
 
 @Module({
@@ -39,6 +42,7 @@ import { SessionsModule } from './sessions/sessions.module';
       ],
     }),
     LoggingModule,
+    EventEmitterModule.forRoot(),
     CoreModule,
     ClusterModule,
     ShardModule,
@@ -58,6 +62,8 @@ import { SessionsModule } from './sessions/sessions.module';
     GatewayBillingModule,
     LifecycleModule,
     ConnectionModule,
+    LiveModule,
+    OwnershipModule,
     SessionsModule,
     TurnsModule,
     FilesModule,

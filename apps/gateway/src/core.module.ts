@@ -4,18 +4,18 @@ import { WsServerRef } from './connection/ws-server-ref';
 import { Broadcaster } from './events/broadcaster';
 import { InProcessBroadcaster } from './events/in-process-broadcaster';
 import { LifecycleState } from './lifecycle/lifecycle.state';
-import { SessionHooks } from './sessions/session-hooks';
+import { GatewayEvents } from './events/gateway-events';
 
-/** Process-wide state every feature module shares: connections, topics, lifecycle. */
+/** Process-wide state every feature module shares: connections, topics, in-process events, lifecycle. */
 @Global()
 @Module({
   providers: [
     ConnectionRegistry,
     LifecycleState,
-    SessionHooks,
+    GatewayEvents,
     WsServerRef,
     { provide: Broadcaster, useClass: InProcessBroadcaster },
   ],
-  exports: [ConnectionRegistry, LifecycleState, SessionHooks, Broadcaster, WsServerRef],
+  exports: [ConnectionRegistry, LifecycleState, GatewayEvents, Broadcaster, WsServerRef],
 })
 export class CoreModule {}

@@ -3,6 +3,7 @@ import type { Logger as PinoLogger } from 'pino';
 import type { AuthIdentity } from '@app/auth';
 import { SlidingWindow } from '@app/auth';
 import { CloseCode, type ErrorCode, type ServerEvent } from '@app/protocol';
+import type { GatewayEvents } from '../events/gateway-events';
 import { ReplyQueue } from './reply-queue';
 
 export interface SendLimits {
@@ -78,6 +79,8 @@ export class Connection {
     public log: PinoLogger,
     rate: { max: number; windowMs: number },
     private readonly limits: SendLimits,
+    /** Told of every `error` sent (metrics by code). */
+    private readonly events?: Pick<GatewayEvents, 'emit'>,
   ) {
     this.rate = new SlidingWindow(rate.max, rate.windowMs);
     const relay = socket as unknown as Partial<NonNullable<Connection['relay']>>;
@@ -111,16 +114,13 @@ export class Connection {
     else this.sendFrame(frame, false);
   }
 
-  /** Observes every `error` sent (metrics by code). */
-  static onError?: (code: ErrorCode) => void;
-
   sendError(
     code: ErrorCode,
     message: string,
     requestId?: string,
     hints: { retryAfterMs?: number } = {},
   ): void {
-    Connection.onError?.(code);
+    this.events?.emit('connection.error_sent', { code });
     this.send({ type: 'error', code, message, ...hints }, requestId);
   }
 

@@ -2,16 +2,18 @@ import type { AuthIdentity } from '@app/auth';
 import { DomainError, type UnsequencedEvent } from '@app/protocol';
 import { liveFixture, recordingConnection, type LiveFixture } from '../../../../test/support/live-fixture';
 import { sessionTopic } from '../events/broadcaster';
-import { ActiveSession } from './active-session';
-import { SessionHooks } from './session-hooks';
+import type { Activation } from '../live/activation.service';
+import { ActiveSession } from '../live/active-session';
+import { LiveSessions } from '../live/live-sessions';
+import type { Teardown } from '../live/teardown.service';
 import { SessionInteraction } from './session-interaction.service';
-import type { SessionRuntime } from './session-runtime.service';
 import { SessionsService } from './sessions.service';
 
 /**
  * The join seam: subscribe and hold, snapshot, replay after `afterSeq`, release the held frames above the
- * replay. The live side is reduced to the lookup of the active session (and, for the cap test, a refused
- * start); `onLookup` publishes at the moment the join reads the live session, i.e. after the hold began.
+ * replay. The live sessions are the real registry; the agent start is reduced to its outcome (the session
+ * as it is, or the cap's refusal), and `onLookup` publishes at the moment the join reads the live session,
+ * i.e. after the hold began.
  */
 interface Live {
   active?: ActiveSession;
@@ -19,20 +21,24 @@ interface Live {
   refuseStart?: boolean;
 }
 
-function build(fx: LiveFixture, live: Live): SessionInteraction {
-  const runtime = {
-    get: () => {
-      live.onLookup?.();
-      return live.active;
-    },
+function build(fx: LiveFixture, spec: Live): SessionInteraction {
+  const live = new LiveSessions(fx.config, fx.events);
+  if (spec.active) live.add(spec.active);
+  const lookup = live.get.bind(live);
+  live.get = (id: string) => {
+    spec.onLookup?.();
+    return lookup(id);
+  };
+  const activation = {
     ensureLive: async () => {
-      live.onLookup?.();
-      if (live.refuseStart) throw new DomainError('TOO_MANY_ACTIVE_SESSIONS', 'cap');
-      return live.active;
+      spec.onLookup?.();
+      if (spec.refuseStart) throw new DomainError('TOO_MANY_ACTIVE_SESSIONS', 'cap');
+      return spec.active;
     },
-  } as unknown as SessionRuntime;
-  const sessions = new SessionsService(fx.registry, fx.broadcaster, new SessionHooks());
-  return new SessionInteraction(sessions, runtime, fx.store, fx.registry, fx.broadcaster, fx.config);
+  } as unknown as Activation;
+  // Only `require` (the registry lookup) is used by a join.
+  const sessions = new SessionsService(fx.registry, fx.broadcaster, live, {} as Teardown, fx.events);
+  return new SessionInteraction(sessions, live, activation, fx.store, fx.registry, fx.broadcaster, fx.config);
 }
 
 function identity(active: ActiveSession, role: AuthIdentity['role'] = 'member'): AuthIdentity {

@@ -5,7 +5,7 @@ import {
   type LiveFixture,
 } from '../../../../test/support/live-fixture';
 import { sessionTopic } from '../events/broadcaster';
-import type { ActiveSession } from '../sessions/active-session';
+import type { ActiveSession } from './active-session';
 import { TurnFinisher } from './turn-finisher.service';
 
 let fx: LiveFixture;
@@ -24,14 +24,14 @@ async function running(turnId: string) {
   await fx.credits.grant(active.tenantId, 1_000_000, 'auth0|admin');
   for (const s of ['activating', 'ready', 'running'] as const) fx.states.set(active, s);
   const reservationId = await fx.billing.reserve(active, turnId, 'auth0|u1');
-  active.turn = {
+  active.beginTurn({
     id: turnId,
     startedAt: 1,
     userId: 'auth0|u1',
     text: 'partial',
     thinking: '',
     reservationId,
-  };
+  });
   const { socket, conn } = recordingConnection();
   fx.broadcaster.subscribe(sessionTopic(active.sessionId), conn);
   return { active, socket, conn };

@@ -1,6 +1,6 @@
 import type { MappedEvent } from '@app/podium';
 import type { SessionEventType, UnsequencedEvent } from '@app/protocol';
-import type { ActiveSession } from '../../sessions/active-session';
+import type { ActiveSession } from '../active-session';
 
 export type EventOf<T extends SessionEventType> = Extract<UnsequencedEvent, { type: T }>;
 

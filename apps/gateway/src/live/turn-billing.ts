@@ -1,5 +1,5 @@
 import type { TenantId } from '@app/common';
-import type { TurnUsage } from '../sessions/active-session';
+import type { TurnUsage } from './active-session';
 
 /** The session a turn runs in (an ActiveSession is one; so is a registry row before activation). */
 export interface SessionRef {

@@ -7,8 +7,8 @@ import {
   until,
   type LiveFixture,
 } from '../../../../test/support/live-fixture';
-import { ActiveSession } from '../sessions/active-session';
-import { sessionTopic } from './broadcaster';
+import { ActiveSession } from './active-session';
+import { sessionTopic } from '../events/broadcaster';
 
 const BLOCK = 4;
 let fx: LiveFixture;
@@ -63,10 +63,10 @@ describe('EventPublisher seq reservation', () => {
     try {
       await raw.query('UPDATE ownership_fence SET token = 2 WHERE id = 1');
       for (let i = 1; i <= BLOCK + 3; i++) fx.publisher.publish(active, userMessage(active, `m${i}`));
-      await active.reserving;
+      await active.seq.reserving;
       // The reservation failed: only the seqs already reserved went out; the rest wait.
       expect(seqs()).toEqual([1, 2, 3, 4]);
-      expect(active.backlog).toHaveLength(3);
+      expect(active.seq.backlog).toHaveLength(3);
       expect(await persistedLastSeq(active)).toBe(BLOCK);
       fx.publisher.publish(active, userMessage(active, 'late'));
       expect(seqs()).toEqual([1, 2, 3, 4]);
