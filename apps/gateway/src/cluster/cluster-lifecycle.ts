@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { CloseCode } from '@app/protocol';
 import { ConnectionRegistry } from '../connection/connection-registry';
-import { RemoteHost } from '../connection/remote-host.service';
+import { RemoteHost } from './remote-host.service';
 import { HealthComponents } from '../health/health-components';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { ClusterBus } from './cluster-bus';

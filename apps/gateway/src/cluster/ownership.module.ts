@@ -4,11 +4,16 @@ import { HealthModule } from '../health/health.module';
 import { LifecycleModule } from '../lifecycle/lifecycle.module';
 import { LiveModule } from '../live/live.module';
 import { ClusterLifecycle } from './cluster-lifecycle';
+import { RemoteHost } from './remote-host.service';
 import { TenantOwnership } from './tenant-ownership.service';
 
-/** What tenant leases mean for this instance's data, health and shutdown (inert without leases). */
+/**
+ * Lease mode's work that needs connections and live sessions: what a lease means for this instance's
+ * data, health and shutdown, and hosting clients of other instances (`RemoteHost`). Inert without leases.
+ */
 @Module({
   imports: [ConnectionModule, LiveModule, LifecycleModule, HealthModule],
-  providers: [TenantOwnership, ClusterLifecycle],
+  providers: [TenantOwnership, ClusterLifecycle, RemoteHost],
+  exports: [RemoteHost],
 })
 export class OwnershipModule {}

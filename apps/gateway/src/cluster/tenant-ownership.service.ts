@@ -10,11 +10,11 @@ import type { TenantId } from '@app/common';
 import { SessionStore, TenantRegistry } from '@app/persistence';
 import { CloseCode } from '@app/protocol';
 import { ConnectionRegistry } from '../connection/connection-registry';
-import { OnGatewayEvent, type GatewayEventMap } from '../events/gateway-events';
+import { OnGatewayEvent, type GatewayEventMap } from '../connection/gateway-events';
 import { LiveSessions } from '../live/live-sessions';
 import { Recovery } from '../live/recovery.service';
 import { Teardown } from '../live/teardown.service';
-import type { ClusterConfig } from './cluster.config';
+import type { ClusterConfig } from '../config/cluster.config';
 import { CLUSTER_CONFIG } from './cluster.tokens';
 import { TenantLeases } from './tenant-leases';
 

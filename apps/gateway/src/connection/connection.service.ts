@@ -13,11 +13,11 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
   type AuthenticatedEvent,
 } from '@app/protocol';
-import { isRemoteSocket, type RemoteSocket } from '../cluster/remote-socket';
-import { TenantRouter } from '../cluster/tenant-router';
+import { isRemoteSocket, type RemoteSocket } from './remote-socket';
+import { TenantRouter } from './tenant-router';
 import type { AllConfig, AppConfig } from '../config';
-import { Broadcaster, tenantTopic } from '../events/broadcaster';
-import { GatewayEvents } from '../events/gateway-events';
+import { Broadcaster, tenantTopic } from './broadcaster';
+import { GatewayEvents } from './gateway-events';
 import { Connection } from './connection';
 import { ConnectionRegistry } from './connection-registry';
 import { negotiateProtocolVersion } from './protocol-version';

@@ -3,7 +3,6 @@ import type { Logger as PinoLogger } from 'pino';
 import type { AuthIdentity } from '@app/auth';
 import { SlidingWindow } from '@app/auth';
 import { CloseCode, type ErrorCode, type ServerEvent } from '@app/protocol';
-import type { GatewayEvents } from '../events/gateway-events';
 import { ReplyQueue } from './reply-queue';
 
 export interface SendLimits {
@@ -13,6 +12,11 @@ export interface SendLimits {
   closeBytes: number;
   /** A socket above `skipBytes` for this long is closed with 1013 too (it stopped reading). */
   stallMs: number;
+}
+
+/** Where a connection reports what it sent (the gateway's typed events satisfy it). */
+export interface ConnectionEvents {
+  emit(name: 'connection.error_sent', payload: { code: ErrorCode }): void;
 }
 
 /** Adds `requestId` to an already-serialised JSON object frame. */
@@ -80,7 +84,7 @@ export class Connection {
     rate: { max: number; windowMs: number },
     private readonly limits: SendLimits,
     /** Told of every `error` sent (metrics by code). */
-    private readonly events?: Pick<GatewayEvents, 'emit'>,
+    private readonly events?: ConnectionEvents,
   ) {
     this.rate = new SlidingWindow(rate.max, rate.windowMs);
     const relay = socket as unknown as Partial<NonNullable<Connection['relay']>>;

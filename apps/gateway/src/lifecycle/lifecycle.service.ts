@@ -4,7 +4,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { CloseCode } from '@app/protocol';
 import type { AllConfig, AppConfig } from '../config';
 import { ConnectionRegistry } from '../connection/connection-registry';
-import { LifecycleState } from './lifecycle.state';
+import { LifecycleState } from '../connection/lifecycle.state';
 
 /**
  * The work between the drain and the closing of sockets, in the order it runs: agents stopped (their

@@ -8,7 +8,7 @@ import {
   type LiveFixture,
 } from '../../../../test/support/live-fixture';
 import { ActiveSession } from './active-session';
-import { sessionTopic } from '../events/broadcaster';
+import { sessionTopic } from '../connection/broadcaster';
 
 const BLOCK = 4;
 let fx: LiveFixture;

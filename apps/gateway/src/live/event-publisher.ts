@@ -5,7 +5,7 @@ import { isDurable, type SessionEvent, type UnsequencedEvent } from '@app/protoc
 import type { AllConfig } from '../config';
 import { withRequestId, type Connection } from '../connection/connection';
 import type { ActiveSession } from './active-session';
-import { Broadcaster, sessionTopic, tenantTopic } from '../events/broadcaster';
+import { Broadcaster, sessionTopic, tenantTopic } from '../connection/broadcaster';
 
 export interface PublishTarget {
   /** The requester: gets the frame once, with its requestId, in stream order. */

@@ -3,7 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { KeyedMutex, type SessionId, type TenantId } from '@app/common';
 import type { SessionState } from '@app/protocol';
 import type { AllConfig } from '../config';
-import { GatewayEvents } from '../events/gateway-events';
+import { GatewayEvents } from '../connection/gateway-events';
 import { ActiveSession } from './active-session';
 import { AgentQuota } from './agent-quota';
 

@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AllConfig, AppConfig } from '../config';
-import { Broadcaster, sessionTopic } from '../events/broadcaster';
+import { Broadcaster, sessionTopic } from '../connection/broadcaster';
 import { LiveSessions } from './live-sessions';
 import { Teardown } from './teardown.service';
 

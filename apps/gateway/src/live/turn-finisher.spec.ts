@@ -4,7 +4,7 @@ import {
   until,
   type LiveFixture,
 } from '../../../../test/support/live-fixture';
-import { sessionTopic } from '../events/broadcaster';
+import { sessionTopic } from '../connection/broadcaster';
 import type { ActiveSession } from './active-session';
 import { TurnFinisher } from './turn-finisher.service';
 

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { OwnershipModule } from '../cluster/ownership.module';
 import { ConnectionModule } from '../connection/connection.module';
 import { LiveModule } from '../live/live.module';
 import { MetricsController } from './metrics.controller';
@@ -6,7 +7,7 @@ import { MetricsListener } from './metrics-listener';
 import { MetricsService } from './metrics.service';
 
 @Module({
-  imports: [LiveModule, ConnectionModule],
+  imports: [LiveModule, ConnectionModule, OwnershipModule],
   controllers: [MetricsController],
   providers: [MetricsService, MetricsListener],
 })

@@ -7,12 +7,12 @@ import { SESSION_STATES } from '@app/protocol';
 import { ConnectionRegistry } from '../connection/connection-registry';
 import { EventPublisher } from '../live/event-publisher';
 import { LiveSessions } from '../live/live-sessions';
-import { OnGatewayEvent, type GatewayEventMap } from '../events/gateway-events';
+import { OnGatewayEvent, type GatewayEventMap } from '../connection/gateway-events';
 import { Forwarder } from '../cluster/forwarder.service';
 import { TenantLeases } from '../cluster/tenant-leases';
 import { ClusterBus } from '../cluster/cluster-bus';
 import { REJECT_REASONS } from '../cluster/cluster-protocol';
-import { RemoteHost } from '../connection/remote-host.service';
+import { RemoteHost } from '../cluster/remote-host.service';
 
 /**
  * Prometheus metrics (prom-client): connections, sessions by state, events published and persisted,

@@ -12,7 +12,7 @@ import {
 } from '@app/protocol';
 import type { AllConfig } from '../config';
 import { SerializedEvent, type Connection } from '../connection/connection';
-import { Broadcaster, sessionTopic } from '../events/broadcaster';
+import { Broadcaster, sessionTopic } from '../connection/broadcaster';
 import { Activation } from '../live/activation.service';
 import { canStartAgent } from '../live/agent-quota';
 import { LiveSessions } from '../live/live-sessions';

@@ -1,7 +1,7 @@
 import type { AuthIdentity } from '@app/auth';
 import { DomainError, type UnsequencedEvent } from '@app/protocol';
 import { liveFixture, recordingConnection, type LiveFixture } from '../../../../test/support/live-fixture';
-import { sessionTopic } from '../events/broadcaster';
+import { sessionTopic } from '../connection/broadcaster';
 import type { Activation } from '../live/activation.service';
 import { ActiveSession } from '../live/active-session';
 import { LiveSessions } from '../live/live-sessions';

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { ConnectionRegistry } from '../connection/connection-registry';
 import type { Connection } from '../connection/connection';
-import { Broadcaster, sessionTopic } from '../events/broadcaster';
-import { OnGatewayEvent, type GatewayEventMap } from '../events/gateway-events';
+import { Broadcaster, sessionTopic } from '../connection/broadcaster';
+import { OnGatewayEvent, type GatewayEventMap } from '../connection/gateway-events';
 
 /** Who watches which session: subscriptions dropped when a socket closes or a session is deleted. */
 @Injectable()

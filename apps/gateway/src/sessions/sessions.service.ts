@@ -15,8 +15,8 @@ import {
 } from '@app/protocol';
 import type { AuthIdentity } from '@app/auth';
 import type { Connection } from '../connection/connection';
-import { Broadcaster, tenantTopic } from '../events/broadcaster';
-import { GatewayEvents } from '../events/gateway-events';
+import { Broadcaster, tenantTopic } from '../connection/broadcaster';
+import { GatewayEvents } from '../connection/gateway-events';
 import { LiveSessions } from '../live/live-sessions';
 import { Teardown } from '../live/teardown.service';
 import { toSessionMeta } from './session-meta';

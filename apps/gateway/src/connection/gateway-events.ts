@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import type { SessionId, TenantId } from '@app/common';
 import type { ErrorCode } from '@app/protocol';
-import type { Connection } from '../connection/connection';
+import type { Connection } from './connection';
 
 /**
  * Every in-process event of the gateway and its payload: one map, so an emitter and its listeners
