@@ -2,9 +2,11 @@
 /**
  * The import-cycle check (`npm run depcheck`): dependency-cruiser validates .dependency-cruiser.cjs on
  * every module, then the folder-level graph (each apps/gateway/src/<folder> and libs/<lib> collapsed to
- * one node) must have no cycle either. `--graph` prints that graph as mermaid instead (docs/architecture.md).
+ * one node) must have no cycle either. `--graph` prints that graph as mermaid instead; `--graph --write`
+ * puts it into docs/architecture.md, between the `depgraph:start` and `depgraph:end` markers.
  */
 const { execFileSync } = require('node:child_process');
+const { readFileSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 const ROOT = join(__dirname, '..');
@@ -79,7 +81,20 @@ function mermaid(graph) {
 }
 
 if (process.argv.includes('--graph')) {
-  process.stdout.write(mermaid(folderGraph()) + '\n');
+  const graph = mermaid(folderGraph());
+  if (!process.argv.includes('--write')) {
+    process.stdout.write(graph + '\n');
+    process.exit(0);
+  }
+  const doc = join(ROOT, 'docs', 'architecture.md');
+  const text = readFileSync(doc, 'utf8');
+  const block = /(<!-- depgraph:start -->\n)[\s\S]*?(<!-- depgraph:end -->)/;
+  if (!block.test(text)) throw new Error('docs/architecture.md has no depgraph markers');
+  writeFileSync(
+    doc,
+    text.replace(block, (_, start, end) => `${start}\`\`\`mermaid\n${graph}\n\`\`\`\n${end}`),
+  );
+  console.log('docs/architecture.md: import graph updated');
   process.exit(0);
 }
 
