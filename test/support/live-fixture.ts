@@ -18,8 +18,8 @@ import { CreditTurnBilling } from '../../apps/gateway/src/billing/credit-turn-bi
 import { buildAppConfig, type AllConfig } from '../../apps/gateway/src/config';
 import { Connection } from '../../apps/gateway/src/connection/connection';
 import { EventPublisher } from '../../apps/gateway/src/live/event-publisher';
-import { GatewayEvents } from '../../apps/gateway/src/events/gateway-events';
-import { InProcessBroadcaster } from '../../apps/gateway/src/events/in-process-broadcaster';
+import { GatewayEvents } from '../../apps/gateway/src/connection/gateway-events';
+import { InProcessBroadcaster } from '../../apps/gateway/src/connection/in-process-broadcaster';
 import { ActiveSession } from '../../apps/gateway/src/live/active-session';
 import { SessionStates } from '../../apps/gateway/src/live/session-states.service';
 
