@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
+import { EventEmitterModule } from '@nestjs/event-emitter';
 import { AuthModule, authConfig, type AuthConfig } from '@app/auth';
 import { billingConfig } from '@app/billing';
 import { PersistenceModule, persistenceConfig, type PersistenceConfig } from '@app/persistence';
@@ -9,8 +10,9 @@ import { FilesModule } from './files/files.module';
 import { TurnsModule } from './turns/turns.module';
 import { AdminModule } from './admin/admin.module';
 import { ClusterModule } from './cluster/cluster.module';
-import { clusterConfig } from './cluster/cluster.config';
-import { shardConfig } from './cluster/shard.config';
+import { clusterConfig } from './config/cluster.config';
+import { shardConfig } from './config/shard.config';
+import { OwnershipModule } from './cluster/ownership.module';
 import { ShardModule } from './cluster/shard.module';
 import { appConfig } from './config';
 import { ConnectionModule } from './connection/connection.module';
@@ -21,6 +23,7 @@ import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { LoggingModule } from './logging/logging.module';
 import { MembersModule } from './members/members.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { LiveModule } from './live/live.module';
 import { SessionsModule } from './sessions/sessions.module';
 import { TracingModule } from './tracing/tracing.module';
 
@@ -42,6 +45,7 @@ import { TracingModule } from './tracing/tracing.module';
     }),
     LoggingModule,
     TracingModule,
+    EventEmitterModule.forRoot(),
     CoreModule,
     ClusterModule,
     ShardModule,
@@ -61,6 +65,8 @@ import { TracingModule } from './tracing/tracing.module';
     GatewayBillingModule,
     LifecycleModule,
     ConnectionModule,
+    LiveModule,
+    OwnershipModule,
     SessionsModule,
     TurnsModule,
     FilesModule,

@@ -10,14 +10,14 @@ import { configSummary } from './config/config-summary';
 import { assertValidConfig } from './config/load-config';
 import { ConnectionRegistry } from './connection/connection-registry';
 import { FramePipeline } from './connection/frame-pipeline';
-import { advertisedUrl } from './cluster/cluster.config';
+import { advertisedUrl } from './config/cluster.config';
 import { TenantLeases } from './cluster/tenant-leases';
-import { TenantRouter } from './cluster/tenant-router';
+import { TenantRouter } from './connection/tenant-router';
 import { GatewayWsAdapter } from './connection/gateway-ws.adapter';
 import { WsServerRef } from './connection/ws-server-ref';
 import { UpgradePolicy } from './connection/upgrade-policy';
 import { LifecycleService } from './lifecycle/lifecycle.service';
-import { LifecycleState } from './lifecycle/lifecycle.state';
+import { LifecycleState } from './connection/lifecycle.state';
 import { installLiveness } from './health/liveness';
 
 async function bootstrap(): Promise<void> {

@@ -1,4 +1,4 @@
-/** Upgrade handling for the per-instance event WebSocket (architecture.md §7.3). */
+/** Upgrade handling for the per-instance event WebSocket. */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';

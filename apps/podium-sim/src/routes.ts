@@ -1,4 +1,4 @@
-/** The Podium REST contract (architecture.md §7.2): instances and workspace files. */
+/** The Podium REST contract: instances and workspace files. */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AGENTS, FAILING_AGENT_TYPE } from './agents';

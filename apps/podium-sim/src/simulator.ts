@@ -1,5 +1,5 @@
 /**
- * Podium coordinator simulator: the REST + event-socket contract of architecture.md §7 on plain
+ * Podium coordinator simulator: the REST + event-socket contract Podium speaks, on plain
  * `node:http` and `ws`, with scripted agents and a test-only `/_sim/` control API.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';

@@ -5,7 +5,7 @@ import type { AuthConfig } from './auth.config';
 import { clientAddress } from './client-address';
 
 /**
- * The upgrade-time Origin allowlist and CSRF check (architecture.md §16.1), both off in dev mode.
+ * The upgrade-time Origin allowlist and CSRF check (docs/security.md), both off in dev mode.
  * Requests without an Origin (native SDKs, CLIs) pass; a browser request (Origin, or
  * Sec-Fetch-Site other than same-origin/none) must come from an allowlisted origin.
  */

@@ -13,7 +13,7 @@ import {
 
 const R = 1_000_000;
 
-describe('ledger math (architecture.md §13)', () => {
+describe('ledger math (docs/billing.md, "Rules")', () => {
   it('reserves only while balance − reserved covers the amount', () => {
     let a: AccountState = { balance: 2 * R, reserved: 0 };
     a = applyReserve(a, R);

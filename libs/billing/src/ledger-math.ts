@@ -1,7 +1,7 @@
 import { DomainError } from '@app/protocol';
 
 /**
- * The rules of the credit account (architecture.md §13), as pure functions of its state. Amounts are
+ * The rules of the credit account (docs/billing.md, "Rules"), as pure functions of its state. Amounts are
  * integer micro-credits. The store applies them inside one transaction per operation.
  */
 export interface AccountState {

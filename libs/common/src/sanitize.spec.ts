@@ -3,7 +3,7 @@ import { sanitizeMessage } from './sanitize';
 const JWT =
   'eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhdXRoMHx1MSIsInRlbmFudF9pZCI6InQxIn0.c2lnbmF0dXJlLWJ5dGVz_-x';
 
-describe('sanitizeMessage (architecture.md §16.5, protocol.md §12.1)', () => {
+describe('sanitizeMessage (docs/protocol.md §12)', () => {
   it('leaves an ordinary message unchanged', () => {
     expect(sanitizeMessage('Session not found')).toBe('Session not found');
   });

@@ -42,7 +42,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-describe('openSqlite (architecture.md §12.2)', () => {
+describe('openSqlite', () => {
   it('creates the file and its directories, in WAL mode with the documented pragmas', async () => {
     const file = join(root, 'open', 'nested', 'dir', 'registry.db');
     expect(existsSync(file)).toBe(false);

@@ -16,7 +16,7 @@ export interface SqliteSchema {
 }
 
 /**
- * Opens one SQLite file through TypeORM over `sqlite3`: WAL, the pragmas of architecture.md §12.2, and
+ * Opens one SQLite file through TypeORM over `sqlite3`: WAL, the pragmas of docs/architecture.md ("Persistence"), and
  * the schema migrated on open. `existing` opens a file only if it exists and leaves its schema alone
  * (a reader that is not the file's owner: creating and migrating it is the owner's job).
  */

@@ -1,5 +1,5 @@
 /**
- * PodiumEventMapper (architecture.md §8): a pure, table-driven translation of one upstream frame
+ * PodiumEventMapper: a pure, table-driven translation of one upstream frame
  * into 0…n gateway events. It assigns neither `seq` nor `ts` (the publisher does).
  *
  * Upstream frames are `{ messageType, content: { event_type, …snake_case fields } }`; a later revision
@@ -424,7 +424,7 @@ const fileChanged: Row = ({ sessionId, optionalTurnId, content }) => {
   ];
 };
 
-/** The mapping table (architecture.md §8). Keys are upstream names; values build the gateway events. */
+/** The mapping table. Keys are upstream names; values build the gateway events. */
 export const PODIUM_EVENT_TABLE: Readonly<Record<string, Row>> = {
   created: turnStarted,
   stream_start: turnStarted,
@@ -523,7 +523,7 @@ const AGENT_STATUS: Readonly<Record<string, AgentStatusState>> = {
 };
 
 /**
- * Agent-reported status → session state (architecture.md §5.3); `null` for unknown values, which the
+ * Agent-reported status → session state; `null` for unknown values, which the
  * caller ignores. `inactive` is reached through `deactivating` by the caller.
  */
 export function mapAgentStatus(status: string): AgentStatusState | null {

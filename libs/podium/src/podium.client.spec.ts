@@ -27,7 +27,7 @@ interface Seen {
 type Scripted = { status: number; body?: unknown; delayMs?: number };
 
 /**
- * A tiny fake of the Podium contract (architecture.md §7.2–7.3): instances, files and the event
+ * A tiny fake of the Podium contract: instances, files and the event
  * stream. `script` holds one-shot answers that pre-empt the normal routes, in order.
  */
 class FakePodium {

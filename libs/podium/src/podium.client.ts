@@ -95,7 +95,7 @@ const ROUTE = {
 } as const;
 
 /**
- * Client of the Podium coordinator (architecture.md §7): instance lifecycle, workspace files and the
+ * Client of the Podium coordinator: instance lifecycle, workspace files and the
  * per-instance event stream.
  *
  * Resilience (`PodiumResilience`, cockatiel policies): GET and DELETE are retried up to 3 attempts on network errors, timeouts, 5xx and

@@ -3,7 +3,7 @@ import { validateEnv } from '@app/common';
 import { Type } from 'class-transformer';
 import { IsInt, IsString, IsUrl, Matches, Max, Min } from 'class-validator';
 
-/** The Podium slice of the environment (architecture.md §7, §24.1). Empty strings count as unset. */
+/** The Podium slice of the environment (docs/operations.md). Empty strings count as unset. */
 export class PodiumEnv {
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   PODIUM_URL: string = 'http://localhost:5082';
@@ -83,7 +83,7 @@ export interface PodiumConfig {
   breakerThreshold: number;
   breakerCooldownMs: number;
   /**
-   * Retry policy of idempotent calls (architecture.md §7.5). Not read from the environment; the
+   * Retry policy of idempotent calls. Not read from the environment; the
    * defaults (3 attempts, 200 ms × 2ⁿ, cap 5 s) apply when omitted. Tests shrink them.
    */
   retryAttempts?: number;

@@ -13,7 +13,7 @@ export {
   steerMessage,
 } from './podium.envelopes';
 
-/** An upstream frame as received: a JSON object, normally `{ messageType, content }` (architecture.md §7.3). */
+/** An upstream frame as received: a JSON object, normally `{ messageType, content }`. */
 export type PodiumFrame = Record<string, unknown>;
 
 export type PodiumConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed' | 'lost';
@@ -52,7 +52,7 @@ const MAX_BUFFERED_FRAMES = 1000;
 /**
  * The event stream of one Podium instance.
  *
- * Reconnect policy (architecture.md §7.5): when the socket closes without `close()` having been
+ * Reconnect policy: when the socket closes without `close()` having been
  * called, up to `reconnectAttempts` attempts are made. Attempt n emits `reconnecting {attempt: n}`,
  * waits `reconnectBaseMs × 2ⁿ⁻¹` (500 ms, 1 s, 2 s, 4 s, 8 s by default), asks `isAlive`; if the
  * instance is not alive the connection is `lost` at once, otherwise it re-opens the socket and emits

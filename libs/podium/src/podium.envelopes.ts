@@ -1,4 +1,4 @@
-/** Outbound control envelopes sent on the event stream (architecture.md §7.4). */
+/** Outbound control envelopes sent on the event stream. */
 
 export const PODIUM_CONTROL_TYPES = [
   'process_message',

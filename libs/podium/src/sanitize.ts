@@ -1,5 +1,5 @@
 /**
- * Error-text sanitising (architecture.md §16.5): secrets are redacted, stack frames removed and the
+ * Error-text sanitising (docs/security.md): secrets are redacted, stack frames removed and the
  * result truncated, before any upstream text can reach a client.
  */
 

@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { BillingModule, type BillingConfig } from '@app/billing';
-import { TurnBilling } from '../turns/turn-billing';
+import { TurnBilling } from '../live/turn-billing';
 import { CreditTurnBilling } from './credit-turn-billing';
 
 /** Credits around turns: reserve, price, settle, release, and recovery after a restart. */

@@ -3,8 +3,8 @@ import { CreditsService } from '@app/billing';
 import type { TenantId } from '@app/common';
 import { TenantRegistry } from '@app/persistence';
 import { DomainError } from '@app/protocol';
-import type { TurnUsage } from '../sessions/active-session';
-import { TurnBilling, type SessionRef, type TurnCharge, type TurnRef } from '../turns/turn-billing';
+import type { TurnUsage } from '../live/active-session';
+import { TurnBilling, type SessionRef, type TurnCharge, type TurnRef } from '../live/turn-billing';
 
 /** The turn cycle's view of the credits: a session and a turn in, a tenant's account touched. */
 @Injectable()

@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import Redis from 'ioredis';
 import { redactUrl } from '@app/auth';
 import { CLUSTER_CONFIG } from './cluster.tokens';
-import type { ClusterConfig } from './cluster.config';
+import type { ClusterConfig } from '../config/cluster.config';
 import {
   BusSigner,
   decode,

@@ -2,11 +2,11 @@ import { Global, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AllConfig } from '../config';
 import { ClusterBus } from './cluster-bus';
-import type { ClusterConfig } from './cluster.config';
+import type { ClusterConfig } from '../config/cluster.config';
 import { CLUSTER_CONFIG } from './cluster.tokens';
 import { Forwarder } from './forwarder.service';
 import { TenantLeases } from './tenant-leases';
-import { LocalTenantRouter, TenantRouter } from './tenant-router';
+import { LocalTenantRouter, TenantRouter } from '../connection/tenant-router';
 
 /**
  * Several instances as one system (docs/scaling.md): with TENANT_OWNERSHIP=lease (the default when

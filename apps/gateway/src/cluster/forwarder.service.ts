@@ -3,11 +3,11 @@ import type { AuthIdentity } from '@app/auth';
 import { CloseCode } from '@app/protocol';
 import type { Connection } from '../connection/connection';
 import { ClusterBus } from './cluster-bus';
-import type { ClusterConfig } from './cluster.config';
+import type { ClusterConfig } from '../config/cluster.config';
 import { CLUSTER_CONFIG } from './cluster.tokens';
 import { unpackDeliveries } from './cluster-protocol';
 import { TenantLeases } from './tenant-leases';
-import { TenantRouter } from './tenant-router';
+import { TenantRouter } from '../connection/tenant-router';
 
 /**
  * The client side of forwarding (lease mode): a client whose tenant is owned by another instance keeps

@@ -1,7 +1,7 @@
 import { ConfigValidationError } from '@app/common';
 import { TenantNotServedError } from '@app/protocol';
 import { ShardMap } from './shard-map';
-import { buildShardConfig } from './shard.config';
+import { buildShardConfig } from '../config/shard.config';
 
 const map = (env: NodeJS.ProcessEnv) => new ShardMap(buildShardConfig(env));
 

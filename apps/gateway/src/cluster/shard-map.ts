@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { TenantAdmission } from '@app/auth';
 import { TenantNotServedError } from '@app/protocol';
-import type { ShardConfig } from './shard.config';
+import type { ShardConfig } from '../config/shard.config';
 
 export const SHARD_CONFIG = Symbol('SHARD_CONFIG');
 

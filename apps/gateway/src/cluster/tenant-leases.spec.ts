@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { ClusterBus } from './cluster-bus';
-import type { ClusterConfig } from './cluster.config';
+import type { ClusterConfig } from '../config/cluster.config';
 import { TenantLeases } from './tenant-leases';
 
 const REDIS_URL = process.env.TEST_REDIS_URL || 'redis://127.0.0.1:6379';

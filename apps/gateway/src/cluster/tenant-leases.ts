@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { WriteFence } from '@app/persistence';
 import { ClusterBus } from './cluster-bus';
-import type { ClusterConfig } from './cluster.config';
+import type { ClusterConfig } from '../config/cluster.config';
 import { CLUSTER_CONFIG } from './cluster.tokens';
 
 /** Where a tenant's data lives right now. */

@@ -2,8 +2,8 @@ import type { AuthConfig } from '@app/auth';
 import type { BillingConfig } from '@app/billing';
 import type { PersistenceConfig } from '@app/persistence';
 import type { PodiumConfig } from '@app/podium';
-import type { ClusterConfig } from '../cluster/cluster.config';
-import type { ShardConfig } from '../cluster/shard.config';
+import type { ClusterConfig } from './cluster.config';
+import type { ShardConfig } from './shard.config';
 import type { AppConfig } from './app.config';
 
 export * from './app.config';

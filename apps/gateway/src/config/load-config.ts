@@ -3,8 +3,8 @@ import { buildBillingConfig } from '@app/billing';
 import { ConfigValidationError } from '@app/common';
 import { persistenceConfig } from '@app/persistence';
 import { podiumConfig } from '@app/podium';
-import { buildClusterConfig } from '../cluster/cluster.config';
-import { buildShardConfig } from '../cluster/shard.config';
+import { buildClusterConfig } from './cluster.config';
+import { buildShardConfig } from './shard.config';
 import { buildConsoleConfig } from '../console/console.config';
 import { buildAppConfig } from './app.config';
 

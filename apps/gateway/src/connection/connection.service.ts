@@ -13,15 +13,14 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
   type AuthenticatedEvent,
 } from '@app/protocol';
-import { isRemoteSocket, type RemoteSocket } from '../cluster/remote-socket';
-import { TenantRouter } from '../cluster/tenant-router';
+import { isRemoteSocket, type RemoteSocket } from './remote-socket';
+import { TenantRouter } from './tenant-router';
 import type { AllConfig, AppConfig } from '../config';
-import { Broadcaster, tenantTopic } from '../events/broadcaster';
+import { Broadcaster, tenantTopic } from './broadcaster';
+import { GatewayEvents } from './gateway-events';
 import { Connection } from './connection';
 import { ConnectionRegistry } from './connection-registry';
 import { negotiateProtocolVersion } from './protocol-version';
-
-export type ConnectionListener = (conn: Connection) => void | Promise<void>;
 
 /** The longest delay a Node timer takes; a later token expiry is reached in steps of this. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -31,7 +30,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
   private readonly app: AppConfig;
   private keepalive?: NodeJS.Timeout;
-  private readonly closeListeners: ConnectionListener[] = [];
 
   constructor(
     config: ConfigService<AllConfig, true>,
@@ -42,6 +40,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     private readonly tenants: TenantRegistry,
     private readonly router: TenantRouter,
     private readonly logger: PinoLogger,
+    private readonly events: GatewayEvents,
   ) {
     this.app = config.get('app', { infer: true });
     logger.setContext('Connection');
@@ -53,11 +52,6 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     if (this.keepalive) clearInterval(this.keepalive);
-  }
-
-  /** Called when a socket closes, after the connection left its topics. */
-  onClose(listener: ConnectionListener): void {
-    this.closeListeners.push(listener);
   }
 
   /** A new socket: `welcome`, `connected`, and in dev mode `authenticated`. */
@@ -195,6 +189,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
         closeBytes: this.app.ws.backpressureCloseBytes,
         stallMs: this.app.ws.backpressureStallMs,
       },
+      this.events,
     );
     this.registry.add(conn);
     socket.on('pong', () => (conn.missedPongs = 0));
@@ -222,12 +217,6 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Connections subscribed to a topic (by their joined sessions). */
-  subscribersOf(topic: string): Connection[] {
-    const sessionId = topic.startsWith('session:') ? topic.slice('session:'.length) : undefined;
-    return [...this.registry.values()].filter((c) => sessionId !== undefined && c.joined.has(sessionId));
-  }
-
   async close(socket: WebSocket): Promise<void> {
     const conn = this.registry.of(socket);
     if (!conn) return;
@@ -236,13 +225,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     if (conn.authDeadline) clearTimeout(conn.authDeadline);
     if (conn.expiryTimer) clearTimeout(conn.expiryTimer);
     if (conn.identity) this.broadcaster.unsubscribe(tenantTopic(conn.identity.tenantId), conn);
-    for (const listener of this.closeListeners) {
-      try {
-        await listener(conn);
-      } catch (err) {
-        conn.log.error({ err }, 'close listener failed');
-      }
-    }
+    this.events.emit('connection.closed', conn);
     conn.log.info('connection closed');
   }
 

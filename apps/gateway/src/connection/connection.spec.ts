@@ -134,3 +134,27 @@ describe('pre-serialised answers', () => {
     expect(withRequestId('{"a":1}', undefined)).toBe('{"a":1}');
   });
 });
+
+describe('Connection error reporting', () => {
+  it('tells its events of every error it sends, with the code', () => {
+    const seen: { name: string; code: string }[] = [];
+    const socket = new FakeSocket();
+    const conn = new Connection(
+      'c2',
+      socket as unknown as WebSocket,
+      '127.0.0.1',
+      1,
+      pino({ level: 'silent' }),
+      { max: 60, windowMs: 10_000 },
+      { skipBytes: 1000, closeBytes: 5000, stallMs: 50 },
+      { emit: (name, { code }) => seen.push({ name, code }) },
+    );
+    conn.sendError('RATE_LIMITED', 'slow down', 'r1');
+    expect(seen).toEqual([{ name: 'connection.error_sent', code: 'RATE_LIMITED' }]);
+    expect(JSON.parse(socket.sent[0])).toMatchObject({
+      type: 'error',
+      code: 'RATE_LIMITED',
+      requestId: 'r1',
+    });
+  });
+});

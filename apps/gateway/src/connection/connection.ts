@@ -14,6 +14,11 @@ export interface SendLimits {
   stallMs: number;
 }
 
+/** Where a connection reports what it sent (the gateway's typed events satisfy it). */
+export interface ConnectionEvents {
+  emit(name: 'connection.error_sent', payload: { code: ErrorCode }): void;
+}
+
 /** Adds `requestId` to an already-serialised JSON object frame. */
 export function withRequestId(frame: string, requestId: string | undefined): string {
   return requestId === undefined ? frame : `${frame.slice(0, -1)},"requestId":${JSON.stringify(requestId)}}`;
@@ -78,6 +83,8 @@ export class Connection {
     public log: PinoLogger,
     rate: { max: number; windowMs: number },
     private readonly limits: SendLimits,
+    /** Told of every `error` sent (metrics by code). */
+    private readonly events?: ConnectionEvents,
   ) {
     this.rate = new SlidingWindow(rate.max, rate.windowMs);
     const relay = socket as unknown as Partial<NonNullable<Connection['relay']>>;
@@ -111,16 +118,13 @@ export class Connection {
     else this.sendFrame(frame, false);
   }
 
-  /** Observes every `error` sent (metrics by code). */
-  static onError?: (code: ErrorCode) => void;
-
   sendError(
     code: ErrorCode,
     message: string,
     requestId?: string,
     hints: { retryAfterMs?: number } = {},
   ): void {
-    Connection.onError?.(code);
+    this.events?.emit('connection.error_sent', { code });
     this.send({ type: 'error', code, message, ...hints }, requestId);
   }
 

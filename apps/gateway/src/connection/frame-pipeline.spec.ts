@@ -23,7 +23,7 @@ function expectOk(result: FrameResult): Extract<FrameResult, { ok: true }> {
   return result;
 }
 
-describe('FramePipeline transport outcomes (protocol.md §12.3, architecture.md §4)', () => {
+describe('FramePipeline transport outcomes (docs/protocol.md §12)', () => {
   const pipeline = new FramePipeline(MB);
 
   describe('size', () => {

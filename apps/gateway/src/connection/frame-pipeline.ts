@@ -41,7 +41,7 @@ function keysOf(cls: new () => unknown): ReadonlySet<string> {
 }
 
 /**
- * The transport layer, in the order of architecture.md §4: size (before parsing) → per-connection rate
+ * The transport layer, in the order of docs/architecture.md ("WebSocket pipeline"): size (before parsing) → per-connection rate
  * → JSON → schema. Total: every input yields a message or a protocol error.
  */
 export class FramePipeline {

@@ -5,7 +5,7 @@ import { isObservable, type Observable } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { SpanKind, failSpan, traceApi, traceContext, tracing } from '@app/common';
 import type { ClientMessage } from '@app/protocol';
-import type { TenantRouter } from '../cluster/tenant-router';
+import type { TenantRouter } from './tenant-router';
 import type { WsServerRef } from './ws-server-ref';
 import type { Connection } from './connection';
 import type { ConnectionRegistry } from './connection-registry';

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Injectable } from '@nestjs/common';
 import { OriginPolicy } from '@app/auth';
-import { LifecycleState } from '../lifecycle/lifecycle.state';
+import { LifecycleState } from './lifecycle.state';
 
 export type UpgradeVerdict = { ok: true } | { ok: false; status: number; reason: string };
 

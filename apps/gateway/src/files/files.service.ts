@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { AuthIdentity } from '@app/auth';
 import { isPodiumError, PodiumClient } from '@app/podium';
 import { DomainError, type FileContentEvent, type FileHistoryEvent, type FileListEvent } from '@app/protocol';
-import { canStartAgent } from '../sessions/agent-quota';
-import { SessionRuntime } from '../sessions/session-runtime.service';
+import { canStartAgent } from '../live/agent-quota';
+import { Activation } from '../live/activation.service';
 import { SessionsService } from '../sessions/sessions.service';
 
 /**
@@ -15,7 +15,7 @@ import { SessionsService } from '../sessions/sessions.service';
 export class FilesService {
   constructor(
     private readonly sessions: SessionsService,
-    private readonly runtime: SessionRuntime,
+    private readonly activation: Activation,
     private readonly podium: PodiumClient,
   ) {}
 
@@ -65,7 +65,7 @@ export class FilesService {
     fn: (id: string, instanceId: string) => Promise<T>,
   ): Promise<T> {
     const row = await this.sessions.require(identity.tenantId, sessionId);
-    const active = await this.runtime.ensureLive(identity.tenantId, row, canStartAgent(identity.role));
+    const active = await this.activation.ensureLive(identity.tenantId, row, canStartAgent(identity.role));
     if (!active.instanceId) throw new DomainError('AGENT_UNAVAILABLE');
     try {
       return await fn(row.id, active.instanceId);

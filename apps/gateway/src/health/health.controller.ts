@@ -4,7 +4,7 @@ import type { Response } from 'express';
 import { PROTOCOL_VERSION } from '@app/protocol';
 import { GATEWAY_VERSION } from '../version';
 import { ConnectionRegistry } from '../connection/connection-registry';
-import { LifecycleState } from '../lifecycle/lifecycle.state';
+import { LifecycleState } from '../connection/lifecycle.state';
 import { HealthComponents, type HealthComponent } from './health-components';
 
 import { healthReport, type HealthReport } from './health-report';

@@ -4,22 +4,33 @@ import { PinoLogger } from 'nestjs-pino';
 import { CloseCode } from '@app/protocol';
 import type { AllConfig, AppConfig } from '../config';
 import { ConnectionRegistry } from '../connection/connection-registry';
-import { LifecycleState } from './lifecycle.state';
+import { LifecycleState } from '../connection/lifecycle.state';
 
-/** Work that must finish between the drain and the closing of sockets (flush writes, close DBs). */
-export type ShutdownStep = { name: string; run: () => Promise<void> };
+/**
+ * The work between the drain and the closing of sockets, in the order it runs: agents stopped (their
+ * final events still written), then the writer flushed and every database closed, then (lease mode)
+ * the tenant leases released, once nothing of theirs is written any more.
+ */
+export const SHUTDOWN_ORDER = [
+  'stop agents',
+  'flush writer and close databases',
+  'release tenant leases',
+] as const;
+
+export type ShutdownStepName = (typeof SHUTDOWN_ORDER)[number];
+export type ShutdownStep = { name: ShutdownStepName; run: () => Promise<void> };
 
 /**
  * The graceful shutdown, in the seed's order, run from Nest's shutdown hooks:
  * refuse upgrades and report not-ready → `server_shutdown` to every client → wait for send buffers to
- * drain → registered steps (stop agents, flush the writer, close every database) → close remaining
+ * drain → the registered steps in `SHUTDOWN_ORDER` (whenever they were registered) → close remaining
  * sockets with 1001. The HTTP server then stops (Nest's dispose) and a guard exits 1 if all of this
  * outlives SHUTDOWN_TIMEOUT_MS.
  */
 @Injectable()
 export class LifecycleService implements BeforeApplicationShutdown {
   private readonly app: AppConfig;
-  private readonly steps: ShutdownStep[] = [];
+  private readonly steps = new Map<ShutdownStepName, ShutdownStep>();
   private guard?: NodeJS.Timeout;
 
   constructor(
@@ -32,9 +43,15 @@ export class LifecycleService implements BeforeApplicationShutdown {
     logger.setContext('Lifecycle');
   }
 
-  /** Registers a step; steps run in registration order after the drain. */
+  /** Registers a step (one per name); steps run in `SHUTDOWN_ORDER`, not in registration order. */
   addShutdownStep(step: ShutdownStep): void {
-    this.steps.push(step);
+    if (this.steps.has(step.name)) throw new Error(`shutdown step registered twice: ${step.name}`);
+    this.steps.set(step.name, step);
+  }
+
+  /** The registered steps, in the order they run. */
+  get shutdownSteps(): ShutdownStep[] {
+    return SHUTDOWN_ORDER.flatMap((name) => this.steps.get(name) ?? []);
   }
 
   /** Starts the force-exit guard; called as soon as a signal arrives. */
@@ -61,7 +78,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
     for (const conn of this.connections.values()) if (conn.sendFrame(frame, false)) notified++;
     this.logger.info({ notified }, 'shutdown: server_shutdown sent');
     await new Promise((r) => setTimeout(r, this.app.shutdownDrainMs));
-    for (const step of this.steps) {
+    for (const step of this.shutdownSteps) {
       try {
         await step.run();
         this.logger.info(`shutdown: ${step.name} done`);

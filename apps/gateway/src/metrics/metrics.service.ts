@@ -4,15 +4,15 @@ import { AuthService } from '@app/auth';
 import { SessionStore } from '@app/persistence';
 import { PodiumClient } from '@app/podium';
 import { SESSION_STATES } from '@app/protocol';
-import { Connection } from '../connection/connection';
 import { ConnectionRegistry } from '../connection/connection-registry';
-import { EventPublisher } from '../events/event-publisher';
-import { SessionRuntime } from '../sessions/session-runtime.service';
+import { EventPublisher } from '../live/event-publisher';
+import { LiveSessions } from '../live/live-sessions';
+import { OnGatewayEvent, type GatewayEventMap } from '../connection/gateway-events';
 import { Forwarder } from '../cluster/forwarder.service';
 import { TenantLeases } from '../cluster/tenant-leases';
 import { ClusterBus } from '../cluster/cluster-bus';
 import { REJECT_REASONS } from '../cluster/cluster-protocol';
-import { RemoteHost } from '../connection/remote-host.service';
+import { RemoteHost } from '../cluster/remote-host.service';
 
 /**
  * Prometheus metrics (prom-client): connections, sessions by state, events published and persisted,
@@ -22,10 +22,12 @@ import { RemoteHost } from '../connection/remote-host.service';
 @Injectable()
 export class MetricsService implements OnModuleInit {
   readonly registry = new Registry();
+  private errorsSent?: Counter;
+  private rateLimited?: Counter;
 
   constructor(
     private readonly connections: ConnectionRegistry,
-    private readonly runtime: SessionRuntime,
+    private readonly live: LiveSessions,
     private readonly publisher: EventPublisher,
     private readonly store: SessionStore,
     private readonly podium: PodiumClient,
@@ -40,7 +42,7 @@ export class MetricsService implements OnModuleInit {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'diminuendo_' });
     const connections = this.connections;
-    const runtime = this.runtime;
+    const live = this.live;
     const writer = this.store.writer;
 
     new Gauge({
@@ -57,7 +59,7 @@ export class MetricsService implements OnModuleInit {
       labelNames: ['state'],
       registers: [r],
       collect() {
-        const counts = runtime.countByState();
+        const counts = live.countByState();
         for (const s of SESSION_STATES) this.set({ state: s }, counts[s]);
       },
     });
@@ -170,27 +172,29 @@ export class MetricsService implements OnModuleInit {
     });
     this.auth.setObserver({ onFailure: (reason) => authFailures.inc({ reason }) });
 
-    const errors = new Counter({
+    this.errorsSent = new Counter({
       name: 'diminuendo_errors_total',
       help: 'error events sent, by code',
       labelNames: ['code'],
       registers: [r],
     });
-    const rateLimited = new Counter({
+    this.rateLimited = new Counter({
       name: 'diminuendo_rate_limited_total',
       help: 'Messages refused by a rate limit, by kind',
       labelNames: ['kind'],
       registers: [r],
     });
-    Connection.onError = (code) => {
-      errors.inc({ code });
-      if (code === 'RATE_LIMITED') rateLimited.inc({ kind: 'connection' });
-      if (code === 'AUTH_RATE_LIMITED') rateLimited.inc({ kind: 'auth_ip' });
-    };
     this.beforeScrape = syncPublished;
   }
 
   private beforeScrape: () => void = () => undefined;
+
+  @OnGatewayEvent('connection.error_sent')
+  errorSent({ code }: GatewayEventMap['connection.error_sent']): void {
+    this.errorsSent?.inc({ code });
+    if (code === 'RATE_LIMITED') this.rateLimited?.inc({ kind: 'connection' });
+    if (code === 'AUTH_RATE_LIMITED') this.rateLimited?.inc({ kind: 'auth_ip' });
+  }
 
   async render(): Promise<string> {
     this.beforeScrape();

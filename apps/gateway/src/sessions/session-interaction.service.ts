@@ -12,9 +12,10 @@ import {
 } from '@app/protocol';
 import type { AllConfig } from '../config';
 import { SerializedEvent, type Connection } from '../connection/connection';
-import { Broadcaster, sessionTopic } from '../events/broadcaster';
-import { canStartAgent } from './agent-quota';
-import { SessionRuntime } from './session-runtime.service';
+import { Broadcaster, sessionTopic } from '../connection/broadcaster';
+import { Activation } from '../live/activation.service';
+import { canStartAgent } from '../live/agent-quota';
+import { LiveSessions } from '../live/live-sessions';
 import { SessionsService } from './sessions.service';
 import { toSessionMeta } from './session-meta';
 
@@ -33,7 +34,8 @@ export class SessionInteraction {
 
   constructor(
     private readonly sessions: SessionsService,
-    private readonly runtime: SessionRuntime,
+    private readonly live: LiveSessions,
+    private readonly activation: Activation,
     private readonly store: SessionStore,
     private readonly registry: TenantRegistry,
     private readonly broadcaster: Broadcaster,
@@ -68,14 +70,14 @@ export class SessionInteraction {
     let replayedUpTo = -1;
     try {
       if (this.activateOnJoin && !row.archived && canStartAgent(identity.role)) {
-        await this.runtime.ensureLive(identity.tenantId, row).catch((err: unknown) => {
+        await this.activation.ensureLive(identity.tenantId, row).catch((err: unknown) => {
           // The cap refuses the join; an activation failure does not (it is visible as `error`).
           if (err instanceof DomainError && err.code === 'TOO_MANY_ACTIVE_SESSIONS') throw err;
         });
       }
       const recent = await this.store.messages(id, RECENT_MESSAGES);
       const fresh = (await this.registry.findSession(identity.tenantId, id)) ?? row;
-      const active = this.runtime.get(id);
+      const active = this.live.get(id);
       const snapshot: StateSnapshotEvent = {
         type: 'state_snapshot',
         sessionId: id,

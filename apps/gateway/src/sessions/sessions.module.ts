@@ -1,25 +1,22 @@
 import { Module } from '@nestjs/common';
 import { ConnectionModule } from '../connection/connection.module';
-import { EventsModule } from '../events/events.module';
-import { HealthModule } from '../health/health.module';
-import { LifecycleModule } from '../lifecycle/lifecycle.module';
+import { LiveModule } from '../live/live.module';
 import { SessionInteractionGateway } from './session-interaction.gateway';
 import { SessionInteraction } from './session-interaction.service';
-import { SessionRuntime } from './session-runtime.service';
+import { SessionViewers } from './session-viewers';
 import { SessionsGateway } from './sessions.gateway';
 import { SessionsService } from './sessions.service';
-import { TenantOwnership } from './tenant-ownership.service';
 
+/** Session metadata (list, create, rename, archive, delete) and watching a session (join, leave, replay). */
 @Module({
-  imports: [ConnectionModule, EventsModule, LifecycleModule, HealthModule],
+  imports: [ConnectionModule, LiveModule],
   providers: [
     SessionsService,
     SessionsGateway,
-    SessionRuntime,
     SessionInteraction,
     SessionInteractionGateway,
-    TenantOwnership,
+    SessionViewers,
   ],
-  exports: [SessionsService, SessionRuntime],
+  exports: [SessionsService],
 })
 export class SessionsModule {}

@@ -15,8 +15,10 @@ import {
 } from '@app/protocol';
 import type { AuthIdentity } from '@app/auth';
 import type { Connection } from '../connection/connection';
-import { Broadcaster, tenantTopic } from '../events/broadcaster';
-import { SessionHooks } from './session-hooks';
+import { Broadcaster, tenantTopic } from '../connection/broadcaster';
+import { GatewayEvents } from '../connection/gateway-events';
+import { LiveSessions } from '../live/live-sessions';
+import { Teardown } from '../live/teardown.service';
 import { toSessionMeta } from './session-meta';
 
 const DEFAULT_NAME = 'New session';
@@ -30,7 +32,9 @@ export class SessionsService {
   constructor(
     private readonly registry: TenantRegistry,
     private readonly broadcaster: Broadcaster,
-    private readonly hooks: SessionHooks,
+    private readonly live: LiveSessions,
+    private readonly teardown: Teardown,
+    private readonly events: GatewayEvents,
   ) {}
 
   async list(identity: AuthIdentity, includeArchived: boolean): Promise<SessionListEvent> {
@@ -89,7 +93,7 @@ export class SessionsService {
 
   async archive(conn: Connection, identity: AuthIdentity, sessionId: string): Promise<SessionArchivedEvent> {
     const row = await this.require(identity.tenantId, sessionId);
-    await this.hooks.beforeArchive(identity.tenantId, row.id);
+    await this.teardown.deactivateById(row.id, 'archived');
     const updatedAt = Date.now();
     await this.registry.updateSession(identity.tenantId, row.id, { archived: true, updatedAt });
     const fresh = (await this.registry.findSession(identity.tenantId, row.id)) ?? {
@@ -122,7 +126,10 @@ export class SessionsService {
   async delete(conn: Connection, identity: AuthIdentity, sessionId: string): Promise<SessionDeletedEvent> {
     const row = await this.require(identity.tenantId, sessionId);
     const event: SessionDeletedEvent = { type: 'session_deleted', sessionId: row.id };
-    await this.hooks.beforeDelete(identity.tenantId, row.id, event);
+    await this.teardown.forget(row.id);
+    // Its viewers are unsubscribed (each hears session_deleted once, on the tenant topic) and its
+    // ownership records dropped.
+    this.events.emit('session.deleted', { tenantId: identity.tenantId, sessionId: row.id });
     await this.registry.deleteSession(identity.tenantId, row.id);
     await rm(this.registry.paths.sessionDir(row.id), { recursive: true, force: true });
     return this.announce(conn, identity.tenantId, event);
@@ -136,7 +143,7 @@ export class SessionsService {
   }
 
   private meta(tenantId: TenantId, row: SessionRow) {
-    return toSessionMeta(tenantId, row, this.hooks.liveStatus(row.id));
+    return toSessionMeta(tenantId, row, this.live.statusOf(row.id));
   }
 
   private announce<E extends Parameters<Broadcaster['publish']>[1]>(

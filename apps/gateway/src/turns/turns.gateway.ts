@@ -2,12 +2,16 @@ import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import { AnswerQuestionMessage, RunTurnMessage, SteerMessage, StopTurnMessage } from '@app/protocol';
 import { Conn, type AuthedConnection } from '../connection/connection-registry';
 import { ProtocolGateway } from '../connection/ws-gateway.decorator';
+import { TurnControl } from './turn-control.service';
 import { TurnsService } from './turns.service';
 
 /** Turn messages; each is answered in stream order by the event it causes (see TurnsService). */
 @ProtocolGateway()
 export class TurnsGateway {
-  constructor(private readonly turns: TurnsService) {}
+  constructor(
+    private readonly turns: TurnsService,
+    private readonly control: TurnControl,
+  ) {}
 
   @SubscribeMessage('run_turn')
   run(@Conn() conn: AuthedConnection, @MessageBody() msg: RunTurnMessage): Promise<void> {
@@ -16,16 +20,16 @@ export class TurnsGateway {
 
   @SubscribeMessage('stop_turn')
   stop(@Conn() conn: AuthedConnection, @MessageBody() msg: StopTurnMessage): Promise<void> {
-    return this.turns.stop(conn, conn.identity, msg.sessionId, msg.turnId, msg.requestId);
+    return this.control.stop(conn, conn.identity, msg.sessionId, msg.turnId, msg.requestId);
   }
 
   @SubscribeMessage('steer')
   steer(@Conn() conn: AuthedConnection, @MessageBody() msg: SteerMessage): Promise<void> {
-    return this.turns.steer(conn, conn.identity, msg.sessionId, msg.text, msg.turnId, msg.requestId);
+    return this.control.steer(conn, conn.identity, msg.sessionId, msg.text, msg.turnId, msg.requestId);
   }
 
   @SubscribeMessage('answer_question')
   answer(@Conn() conn: AuthedConnection, @MessageBody() msg: AnswerQuestionMessage): Promise<void> {
-    return this.turns.answer(conn, conn.identity, msg);
+    return this.control.answer(conn, conn.identity, msg);
   }
 }

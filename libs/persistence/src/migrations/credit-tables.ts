@@ -1,7 +1,7 @@
 import { Table, type TableColumnOptions } from 'typeorm';
 
 /*
- * The credit tables (architecture.md §12.3, §13) as TypeORM schema-builder definitions, shared by the
+ * The credit tables (docs/billing.md) as TypeORM schema-builder definitions, shared by the
  * tenant registry migration (SQLite) and the shared credit database migration (PostgreSQL), so both
  * hold the same columns, types and indices. No SQLite- or PostgreSQL-only DDL here.
  */

@@ -2,7 +2,7 @@ import { Table, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { creditAccountTable, creditLedgerTable, creditReservationsTable, text, time } from './credit-tables';
 
 /**
- * API keys, the credit account, the append-only ledger and turn reservations (architecture.md §12.3,
+ * API keys, the credit account, the append-only ledger and turn reservations (docs/billing.md,
  * §13). Written with TypeORM's schema builder instead of SQLite DDL; the credit tables are the same
  * definitions the shared PostgreSQL credit database is created from (shared-credits-1-initial.ts).
  */

@@ -2,7 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { bigintNumber } from './bigint.transformer';
 
 /**
- * An API key of the tenant (architecture.md §12.3). Only the SHA-256 of the secret is stored; the
+ * An API key of the tenant. Only the SHA-256 of the secret is stored; the
  * secret itself is shown once, when the key is created.
  */
 @Entity({ name: 'api_keys' })

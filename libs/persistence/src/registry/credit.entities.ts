@@ -2,7 +2,7 @@ import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'ty
 import { bigintNumber } from './bigint.transformer';
 
 /*
- * Credits of a tenant (architecture.md §12.3, §13), amounts in integer micro-credits, times in unix ms.
+ * Credits of a tenant (docs/billing.md), amounts in integer micro-credits, times in unix ms.
  * Every table carries `tenant_id`: redundant inside one tenant's registry.db, but it lets the same entities
  * and the same store queries run unchanged on a database shared by several gateway instances later.
  */

@@ -2,7 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { ApiKeyRow } from './api-key.entity';
 import { CREDIT_ENTITIES } from './credit.entities';
 
-/** One row per session of the tenant (architecture.md §12.3). Times are unix milliseconds. */
+/** One row per session of the tenant. Times are unix milliseconds. */
 @Entity({ name: 'sessions' })
 @Index('idx_sessions_archived_updated', ['archived', 'updatedAt'])
 @Index('idx_sessions_status', ['status'])

@@ -131,10 +131,6 @@ export class BatchedWriter {
     else this.timer ??= setTimeout(() => this.kick(), this.opts.batchMs);
   }
 
-  isDirty(sessionId: string): boolean {
-    return this.dirty.has(sessionId);
-  }
-
   get queueDepth(): number {
     return this.buffer.length;
   }

@@ -89,10 +89,6 @@ export class SessionStore {
     this.claimed.set(ds, token);
   }
 
-  get openHandles(): number {
-    return this.handles.size;
-  }
-
   enqueue(cmd: WriteCommand & { sessionId: SessionId }): void {
     this.writer.enqueue(cmd);
   }

@@ -6,7 +6,7 @@ import type { AuthIdentity } from '@app/auth';
 import { asTenantId } from '@app/common';
 import { TenantRegistry } from '@app/persistence';
 import { ClusterBus } from '../../cluster/cluster-bus';
-import { buildClusterConfig } from '../../cluster/cluster.config';
+import { buildClusterConfig } from '../../config/cluster.config';
 import { TenantLeases } from '../../cluster/tenant-leases';
 import { ConnectionRegistry } from '../../connection/connection-registry';
 import type { Connection } from '../../connection/connection';

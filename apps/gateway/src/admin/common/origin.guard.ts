@@ -6,7 +6,7 @@ import { AdminError } from './admin-error';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * CSRF rule of architecture.md §16.1: a state-changing request from a browser must come from an
+ * CSRF rule of docs/security.md ("Who can reach what"): a state-changing request from a browser must come from an
  * allowlisted origin (Origin, else the Referer's origin). Requests without either (SDKs, curl) pass;
  * dev mode lets everything through (OriginPolicy).
  */

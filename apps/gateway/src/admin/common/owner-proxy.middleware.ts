@@ -2,7 +2,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, Logger, type NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { API_KEY_PREFIX, AuthService, bearerToken } from '@app/auth';
-import type { ClusterConfig } from '../../cluster/cluster.config';
+import type { ClusterConfig } from '../../config/cluster.config';
 import { CLUSTER_CONFIG } from '../../cluster/cluster.tokens';
 import { TenantLeases } from '../../cluster/tenant-leases';
 

@@ -8,7 +8,7 @@ import {
   TRANSITIONS,
 } from './session-state';
 
-/** The guard map of protocol.md §7.2 / architecture.md §5.2, written out independently. */
+/** The guard map of docs/protocol.md §7, written out independently. */
 const ALLOWED: Record<SessionState, SessionState[]> = {
   inactive: ['activating'],
   activating: ['ready', 'error', 'inactive'],

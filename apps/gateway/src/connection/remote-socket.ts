@@ -1,6 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type { AuthIdentity } from '@app/auth';
-import type { ClusterBus } from './cluster-bus';
+
+/** What a remote socket needs of the cluster bus: delivery to the client's instance. */
+export interface RelayBus {
+  deliver(
+    member: string,
+    delivery:
+      | { kind: 'frame'; conn: string; frame: string; ephemeral: boolean }
+      | { kind: 'close'; conn: string; code: number; reason: string },
+  ): void;
+}
 
 /**
  * The owner's end of a client connected to another instance: a socket-shaped object that the ws
@@ -14,7 +23,7 @@ export class RemoteSocket extends EventEmitter {
   readonly bufferedAmount = 0;
 
   constructor(
-    private readonly bus: ClusterBus,
+    private readonly bus: RelayBus,
     /** The instance (bus member) the client is connected to. */
     readonly member: string,
     /** The client's connection id on that instance (also its id here). */

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { ServerEvent } from '@app/protocol';
-import type { Connection } from '../connection/connection';
+import type { Connection } from './connection';
 import { Broadcaster, type PublishOptions } from './broadcaster';
 
 @Injectable()

@@ -1,5 +1,5 @@
 /**
- * The session state machine (protocol.md §7.2, architecture.md §5.2) as pure functions: given the
+ * The session state machine (docs/protocol.md §7) as pure functions: given the
  * current state and a wanted next state, the guard map says yes or no. No I/O, no DI.
  */
 import type { SessionState } from '@app/protocol';

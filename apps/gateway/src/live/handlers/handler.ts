@@ -1,6 +1,6 @@
 import type { MappedEvent } from '@app/podium';
 import type { SessionEventType, UnsequencedEvent } from '@app/protocol';
-import type { ActiveSession } from '../../sessions/active-session';
+import type { ActiveSession } from '../active-session';
 
 export type EventOf<T extends SessionEventType> = Extract<UnsequencedEvent, { type: T }>;
 
@@ -12,7 +12,7 @@ export interface HandlerContext<T extends SessionEventType = SessionEventType> {
   publish(event: UnsequencedEvent): void;
 }
 
-/** One of the seven handler modules (architecture.md §9): side effects for a family of events. */
+/** One of the seven handler modules (docs/architecture.md, "Live sessions"): side effects for a family of events. */
 export interface EventHandler {
   readonly types: readonly SessionEventType[];
   handle(ctx: HandlerContext): void;

@@ -1,5 +1,5 @@
 import type { AuthIdentity } from '@app/auth';
-import type { Connection } from '../connection/connection';
+import type { Connection } from './connection';
 
 /**
  * Decides where an authenticated client's messages are served: here (`local`), or on the instance

@@ -2,16 +2,16 @@ import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { AuthIdentity } from '@app/auth';
 import { CloseCode } from '@app/protocol';
-import { ClusterBus } from '../cluster/cluster-bus';
-import type { InboundHeader } from '../cluster/cluster-protocol';
-import type { ClusterConfig } from '../cluster/cluster.config';
-import { CLUSTER_CONFIG } from '../cluster/cluster.tokens';
-import { RemoteSocket } from '../cluster/remote-socket';
-import { TenantLeases } from '../cluster/tenant-leases';
-import { LifecycleState } from '../lifecycle/lifecycle.state';
-import { ConnectionRegistry } from './connection-registry';
-import { ConnectionService } from './connection.service';
-import { WsServerRef } from './ws-server-ref';
+import { ClusterBus } from './cluster-bus';
+import type { InboundHeader } from './cluster-protocol';
+import type { ClusterConfig } from '../config/cluster.config';
+import { CLUSTER_CONFIG } from './cluster.tokens';
+import { RemoteSocket } from '../connection/remote-socket';
+import { TenantLeases } from './tenant-leases';
+import { LifecycleState } from '../connection/lifecycle.state';
+import { ConnectionRegistry } from '../connection/connection-registry';
+import { ConnectionService } from '../connection/connection.service';
+import { WsServerRef } from '../connection/ws-server-ref';
 
 type OpenHeader = Extract<InboundHeader, { k: 'open' }>;
 

@@ -1,5 +1,5 @@
 import type { TenantId } from '@app/common';
-import type { TurnUsage } from '../sessions/active-session';
+import type { TurnUsage } from './active-session';
 
 /** The session a turn runs in (an ActiveSession is one; so is a registry row before activation). */
 export interface SessionRef {
@@ -32,17 +32,4 @@ export abstract class TurnBilling {
   abstract release(session: SessionRef, turn: TurnRef): Promise<void>;
   /** After a restart: release reservations left open by turns that died with the old process. */
   abstract recover(tenantId: string): Promise<void>;
-}
-
-/** Usage recorded, nothing charged. */
-export class NoBilling extends TurnBilling {
-  async reserve(): Promise<undefined> {
-    return undefined;
-  }
-  price(): TurnCharge {
-    return { cost: 0 };
-  }
-  async settle(): Promise<void> {}
-  async release(): Promise<void> {}
-  async recover(): Promise<void> {}
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { SessionStates } from '../../sessions/session-states.service';
+import { SessionStates } from '../session-states.service';
 import type { EventHandler, EventOf, HandlerContext } from './handler';
 
 /** Questions and permissions: recorded as the pending request, and running ⇄ waiting. */
@@ -14,9 +14,7 @@ export class InteractiveHandler implements EventHandler {
     if (event.type === 'approval_resolved') {
       const e = event as EventOf<'approval_resolved'>;
       // Already published by the gateway when the user answered.
-      if (active.resolved.has(e.requestId)) return;
-      active.resolved.add(e.requestId);
-      if (active.pending?.requestId === e.requestId) active.pending = undefined;
+      if (!active.resolve(e.requestId)) return;
       publish(e);
       this.states.trySet(active, 'running');
       return;
@@ -26,7 +24,9 @@ export class InteractiveHandler implements EventHandler {
     >;
     publish(request);
     // The snapshot serves the pending request exactly as broadcast (with its seq).
-    active.pending = { ...request, seq: active.lastSeq, ts: Date.now() } as typeof active.pending;
+    active.awaitAnswer({ ...request, seq: active.lastSeq, ts: Date.now() } as NonNullable<
+      typeof active.pending
+    >);
     this.states.trySet(active, 'waiting');
   }
 }

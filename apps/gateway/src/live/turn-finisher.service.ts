@@ -1,9 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { SessionStore } from '@app/persistence';
 import type { SessionState, TurnErrorCode } from '@app/protocol';
-import { EventPublisher } from '../events/event-publisher';
-import type { ActiveSession, OpenTurn } from '../sessions/active-session';
-import { SessionStates } from '../sessions/session-states.service';
+import { EventPublisher } from './event-publisher';
+import type { ActiveSession, OpenTurn } from './active-session';
+import { SessionStates } from './session-states.service';
 import { TurnBilling } from './turn-billing';
 
 export type TurnOutcome =
@@ -28,12 +28,8 @@ export class TurnFinisher {
   ) {}
 
   finish(active: ActiveSession, outcome: TurnOutcome, nextState: SessionState = 'ready'): void {
-    const turn = active.turn;
+    const turn = active.endTurn();
     if (!turn) return;
-    active.turn = undefined;
-    active.pending = undefined;
-    if (turn.stopTimer) clearTimeout(turn.stopTimer);
-    if (turn.stallTimer) clearTimeout(turn.stallTimer);
     const base = { sessionId: active.sessionId, turnId: turn.id };
     const now = Date.now();
 

@@ -4,8 +4,8 @@ import { SessionStore, TenantRegistry } from '@app/persistence';
 import { isDurable, type SessionEvent, type UnsequencedEvent } from '@app/protocol';
 import type { AllConfig } from '../config';
 import { withRequestId, type Connection } from '../connection/connection';
-import type { ActiveSession } from '../sessions/active-session';
-import { Broadcaster, sessionTopic, tenantTopic } from './broadcaster';
+import type { ActiveSession } from './active-session';
+import { Broadcaster, sessionTopic, tenantTopic } from '../connection/broadcaster';
 
 export interface PublishTarget {
   /** The requester: gets the frame once, with its requestId, in stream order. */
@@ -45,29 +45,29 @@ export class EventPublisher {
   /** Loads the seq position of a session about to become active and reserves the first block. */
   async initSeq(active: ActiveSession, persistedLastSeq: number): Promise<void> {
     const onDisk = await this.store.maxSeq(active.sessionId);
-    active.lastSeq = Math.max(persistedLastSeq, onDisk, active.lastSeq);
-    active.reservedSeq = active.lastSeq;
+    active.seq.startAt(Math.max(persistedLastSeq, onDisk));
     await this.reserve(active);
   }
 
   /** Records the exact last seq when a session goes inactive (a clean stop leaves no reserved gap). */
   async persistLastSeq(active: ActiveSession): Promise<void> {
-    await active.reserving;
-    await this.registry.updateSession(active.tenantId, active.sessionId, { lastSeq: active.lastSeq });
+    await active.seq.reserving;
+    await this.registry.updateSession(active.tenantId, active.sessionId, { lastSeq: active.seq.lastSeq });
   }
 
   publish(active: ActiveSession, event: UnsequencedEvent, target: PublishTarget = {}): void {
-    if (active.backlog.length > 0 || active.lastSeq >= active.reservedSeq) {
-      active.backlog.push({ event, options: target });
+    const cursor = active.seq;
+    if (cursor.backlog.length > 0 || cursor.lastSeq >= cursor.reservedSeq) {
+      cursor.backlog.push({ event, options: target });
       void this.reserve(active);
       return;
     }
     this.emit(active, event, target);
-    if (active.reservedSeq - active.lastSeq < this.block / 2) void this.reserve(active);
+    if (cursor.reservedSeq - cursor.lastSeq < this.block / 2) void this.reserve(active);
   }
 
   private emit(active: ActiveSession, event: UnsequencedEvent, target: PublishTarget): void {
-    const seq = ++active.lastSeq;
+    const seq = active.seq.next();
     const ts = Date.now();
     const full = { ...event, seq, ts } as SessionEvent;
     const frame = JSON.stringify(full);
@@ -100,32 +100,34 @@ export class EventPublisher {
   }
 
   private reserve(active: ActiveSession): Promise<void> {
-    active.reserving ??= (async () => {
+    const cursor = active.seq;
+    cursor.reserving ??= (async () => {
       let ok = false;
       try {
-        const next = Math.max(active.reservedSeq, active.lastSeq) + this.block;
+        const next = Math.max(cursor.reservedSeq, cursor.lastSeq) + this.block;
         await this.registry.updateSession(active.tenantId, active.sessionId, { lastSeq: next });
-        active.reservedSeq = next;
+        cursor.reservedUpTo(next);
         ok = true;
       } catch (err) {
         this.logger.error(
           `seq reservation for session ${active.sessionId} failed: ${(err as Error).message}`,
         );
       } finally {
-        active.reserving = undefined;
+        cursor.reserving = undefined;
       }
       // A failed reservation is retried after a pause; events wait, in order, meanwhile.
       if (ok) this.drain(active);
       else setTimeout(() => this.drain(active), 1000).unref();
     })();
-    return active.reserving;
+    return cursor.reserving;
   }
 
   private drain(active: ActiveSession): void {
-    while (active.backlog.length > 0 && active.lastSeq < active.reservedSeq) {
-      const { event, options } = active.backlog.shift()!;
+    const cursor = active.seq;
+    while (cursor.backlog.length > 0 && cursor.lastSeq < cursor.reservedSeq) {
+      const { event, options } = cursor.backlog.shift()!;
       this.emit(active, event, options as PublishTarget);
     }
-    if (active.backlog.length > 0) void this.reserve(active);
+    if (cursor.backlog.length > 0) void this.reserve(active);
   }
 }

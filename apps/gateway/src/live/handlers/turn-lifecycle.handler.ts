@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { TurnFinisher } from '../../turns/turn-finisher.service';
+import { TurnFinisher } from '../turn-finisher.service';
 import type { EventHandler, EventOf, HandlerContext } from './handler';
 
 /** turn_started / turn_complete / turn_error / turn_stopped from the agent: close the turn. */

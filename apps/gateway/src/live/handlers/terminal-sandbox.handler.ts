@@ -21,7 +21,7 @@ export class TerminalSandboxHandler implements EventHandler {
   handle({ active, event, publish }: HandlerContext): void {
     if (event.type.startsWith('sandbox_')) {
       const status = event.type.slice('sandbox_'.length);
-      active.sandboxStatus = status;
+      active.noteSandbox(status);
       void this.registry
         .updateSession(active.tenantId, active.sessionId, { sandboxStatus: status })
         .catch((err: Error) => this.logger.warn(`sandbox status not saved: ${err.message}`));

@@ -1,5 +1,5 @@
 import type { ServerEvent } from '@app/protocol';
-import type { Connection } from '../connection/connection';
+import type { Connection } from './connection';
 
 export const sessionTopic = (sessionId: string): string => `session:${sessionId}`;
 export const tenantTopic = (tenantId: string): string => `tenant:${tenantId}`;

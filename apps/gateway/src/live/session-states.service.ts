@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { TenantRegistry } from '@app/persistence';
 import { DomainError, type SessionState } from '@app/protocol';
-import { EventPublisher } from '../events/event-publisher';
+import { EventPublisher } from './event-publisher';
 import type { ActiveSession } from './active-session';
 import { transition } from './session-state';
 
@@ -26,9 +26,7 @@ export class SessionStates {
       throw new DomainError('INVALID_STATE', `Session is ${t.from}`);
     }
     if (!t.changed) return;
-    active.state = to;
-    active.lastActivityAt = Date.now();
-    active.waitingSince = to === 'waiting' ? Date.now() : undefined;
+    active.enter(to);
     this.publisher.publish(active, {
       type: 'session_state',
       sessionId: active.sessionId,

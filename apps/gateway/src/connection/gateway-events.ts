@@ -1,0 +1,45 @@
+import { Injectable } from '@nestjs/common';
+import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
+import type { SessionId, TenantId } from '@app/common';
+import type { ErrorCode } from '@app/protocol';
+import type { Connection } from './connection';
+
+/**
+ * Every in-process event of the gateway and its payload: one map, so an emitter and its listeners
+ * cannot disagree. Emitted synchronously (`emit`): a listener runs before `emit` returns. Per-frame
+ * paths (publishing, fan-out, agent frames) call their collaborators directly instead.
+ */
+export interface GatewayEventMap {
+  /** A client socket closed (after it left the registry and its tenant topic). */
+  'connection.closed': Connection;
+  /** A protocol `error` was sent to a client. */
+  'connection.error_sent': { code: ErrorCode };
+  /** A session is becoming live on this instance (before its first write). */
+  'live.session_opening': { tenantId: TenantId; sessionId: SessionId };
+  /** A session is being deleted: its live side is torn down and its database closed; its row goes next. */
+  'session.deleted': { tenantId: TenantId; sessionId: SessionId };
+}
+
+export type GatewayEventName = keyof GatewayEventMap;
+
+/** The typed emit helper over `@nestjs/event-emitter`. */
+@Injectable()
+export class GatewayEvents {
+  constructor(private readonly emitter: EventEmitter2) {}
+
+  emit<K extends GatewayEventName>(name: K, payload: GatewayEventMap[K]): void {
+    this.emitter.emit(name, payload);
+  }
+}
+
+/**
+ * `@OnEvent` restricted to the names of the map, on a method taking `GatewayEventMap[K]`. A listener's
+ * failure is logged by the emitter and does not reach the emitting code.
+ */
+export function OnGatewayEvent<K extends GatewayEventName>(name: K) {
+  return OnEvent(name) as <M extends (payload: GatewayEventMap[K]) => unknown>(
+    target: object,
+    key: string | symbol,
+    descriptor: TypedPropertyDescriptor<M>,
+  ) => void;
+}
