@@ -8,6 +8,8 @@ export * from './registry/api-key.entity';
 export * from './registry/bigint.transformer';
 export * from './registry/credit.entities';
 export * from './registry/tenant-registry.service';
+export * from './registry/members.repository';
+export * from './registry/api-keys.repository';
 export * from './session/entities';
 export * from './session/batched-writer';
 export * from './session/session-store.service';

@@ -10,7 +10,7 @@ import { RegistryInitial1764000000001 } from '../migrations/registry-1-initial';
 import { RegistryCreditsApiKeys1764000000002 } from '../migrations/registry-2-credits-api-keys';
 import { PERSISTENCE_OPTIONS } from '../persistence.module-definition';
 import type { PersistenceConfig } from '../persistence.config';
-import { MemberRow, REGISTRY_ENTITIES, SessionRow } from './entities';
+import { REGISTRY_ENTITIES, SessionRow } from './entities';
 
 export const REGISTRY_MIGRATIONS = [RegistryInitial1764000000001, RegistryCreditsApiKeys1764000000002];
 const REGISTRY_SCHEMA = { entities: REGISTRY_ENTITIES, migrations: REGISTRY_MIGRATIONS };
@@ -26,7 +26,10 @@ class RegistryNotReadyError extends Error {
   }
 }
 
-/** Access to each tenant's `registry.db`: sessions and members. */
+/**
+ * Access to each tenant's `registry.db` and its sessions. Members, API keys and credits in the same file
+ * go through their repositories (MembersRepository, ApiKeysRepository, RegistryCreditRepository).
+ */
 @Injectable()
 export class TenantRegistry implements OnApplicationShutdown {
   private readonly logger = new Logger(TenantRegistry.name);
@@ -115,6 +118,10 @@ export class TenantRegistry implements OnApplicationShutdown {
     return names.filter(isSafeId) as TenantId[];
   }
 
+  /**
+   * Runs `fn` on the tenant's database (an empty registry while a non-owner waits for its owner to
+   * create it). For this library's repositories: the rest of the gateway goes through them.
+   */
   async read<T>(tenantId: TenantId, fn: (ds: DataSource) => Promise<T>): Promise<T> {
     try {
       return await this.handles.use(tenantId, fn);
@@ -124,6 +131,7 @@ export class TenantRegistry implements OnApplicationShutdown {
     }
   }
 
+  /** Runs `fn` on the tenant's database, serialised with its other writes (for this library's repositories). */
   write<T>(tenantId: TenantId, fn: (ds: DataSource) => Promise<T>): Promise<T> {
     return this.handles.write(tenantId, fn);
   }
@@ -170,28 +178,6 @@ export class TenantRegistry implements OnApplicationShutdown {
         .where('s.status != :s', { s: 'inactive' })
         .getMany(),
     );
-  }
-
-  // ── members ───────────────────────────────────────────────────────────────
-
-  listMembers(tenantId: TenantId): Promise<MemberRow[]> {
-    return this.read(tenantId, (ds) => ds.getRepository(MemberRow).find({ order: { createdAt: 'ASC' } }));
-  }
-
-  findMember(tenantId: TenantId, userId: string): Promise<MemberRow | null> {
-    return this.read(tenantId, (ds) => ds.getRepository(MemberRow).findOneBy({ userId }));
-  }
-
-  async saveMember(tenantId: TenantId, row: MemberRow): Promise<void> {
-    await this.write(tenantId, (ds) => ds.getRepository(MemberRow).save(row));
-  }
-
-  async deleteMember(tenantId: TenantId, userId: string): Promise<void> {
-    await this.write(tenantId, (ds) => ds.getRepository(MemberRow).delete({ userId }));
-  }
-
-  countOwners(tenantId: TenantId): Promise<number> {
-    return this.read(tenantId, (ds) => ds.getRepository(MemberRow).countBy({ role: 'owner' }));
   }
 
   async onApplicationShutdown(): Promise<void> {
