@@ -16,6 +16,9 @@ export const REGISTRY_MIGRATIONS = [RegistryInitial1764000000001, RegistryCredit
 const REGISTRY_SCHEMA = { entities: REGISTRY_ENTITIES, migrations: REGISTRY_MIGRATIONS };
 const MIGRATION_NAMES = REGISTRY_MIGRATIONS.map((M) => new M().name ?? M.name);
 
+/** A session row as the registry returns it: its id vouched for by the tenant's registry. */
+export type StoredSession = SessionRow & { id: SessionId };
+
 /**
  * A registry a non-owner may not open yet: the file does not exist or its owner has not finished
  * creating it. Reads see an empty registry; writes fail.
@@ -138,23 +141,23 @@ export class TenantRegistry implements OnApplicationShutdown {
 
   // ── sessions ──────────────────────────────────────────────────────────────
 
-  listSessions(tenantId: TenantId, includeArchived: boolean): Promise<SessionRow[]> {
+  listSessions(tenantId: TenantId, includeArchived: boolean): Promise<StoredSession[]> {
     return this.read(tenantId, (ds) =>
       ds.getRepository(SessionRow).find({
         where: includeArchived ? {} : { archived: false },
         order: { updatedAt: 'DESC' },
       }),
-    );
+    ) as Promise<StoredSession[]>;
   }
 
   /**
    * The tenant's session with this id, or null. An id that is not a safe path segment is simply not
    * found: nothing touches the filesystem for it.
    */
-  async findSession(tenantId: TenantId, sessionId: string): Promise<(SessionRow & { id: SessionId }) | null> {
+  async findSession(tenantId: TenantId, sessionId: string): Promise<StoredSession | null> {
     if (!isSafeId(sessionId)) return null;
     const row = await this.read(tenantId, (ds) => ds.getRepository(SessionRow).findOneBy({ id: sessionId }));
-    return row as (SessionRow & { id: SessionId }) | null;
+    return row as StoredSession | null;
   }
 
   async insertSession(tenantId: TenantId, row: SessionRow): Promise<void> {
@@ -170,14 +173,14 @@ export class TenantRegistry implements OnApplicationShutdown {
   }
 
   /** Sessions whose persisted status is not `inactive` (stale after a restart). */
-  staleSessions(tenantId: TenantId): Promise<SessionRow[]> {
+  staleSessions(tenantId: TenantId): Promise<StoredSession[]> {
     return this.read(tenantId, (ds) =>
       ds
         .getRepository(SessionRow)
         .createQueryBuilder('s')
         .where('s.status != :s', { s: 'inactive' })
         .getMany(),
-    );
+    ) as Promise<StoredSession[]>;
   }
 
   async onApplicationShutdown(): Promise<void> {
