@@ -199,6 +199,17 @@ describe('BatchedWriter on real SQLite', () => {
     expect(() => w.enqueue(event(A, 2))).toThrow(/shut down/);
   });
 
+  it('leaves no timer behind at shutdown, even a window whose commands were discarded', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const w = writer(600_000, 10_000);
+    const before = timers();
+    w.enqueue(event(A, 1));
+    expect(timers()).toBe(before + 1);
+    w.discard(A);
+    await w.shutdown();
+    expect(timers()).toBe(before);
+  });
+
   it('flush() with nothing pending resolves at once', async () => {
     const w = writer(600_000, 10_000);
     await w.flush();

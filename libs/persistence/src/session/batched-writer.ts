@@ -162,6 +162,9 @@ export class BatchedWriter {
   async shutdown(): Promise<void> {
     await this.flush();
     this.closed = true;
+    // A window may still be pending for commands discarded since: nothing is left for it to write.
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /**
