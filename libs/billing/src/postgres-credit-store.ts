@@ -1,7 +1,11 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
-import type { TenantId } from '@app/common';
-import { CREDIT_ENTITIES, CreditAccountRow, SHARED_CREDIT_MIGRATIONS } from '@app/persistence';
+import { DataSource } from 'typeorm';
+import {
+  CREDIT_ENTITIES,
+  CreditBook,
+  SHARED_CREDIT_MIGRATIONS,
+  type CreditRepository,
+} from '@app/persistence';
 import type { SharedCreditDatabaseConfig } from './billing.config';
 import { CreditStoreUnavailableError } from './credit-store';
 import { EntityCreditStore } from './typeorm-credit-store';
@@ -146,13 +150,14 @@ export class PostgresCreditStore extends EntityCreditStore implements OnApplicat
     return this.source();
   }
 
-  protected read<T>(_tenantId: TenantId, fn: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.guard(() => fn(this.source().manager));
-  }
-
-  protected tx<T>(_tenantId: TenantId, fn: (m: EntityManager, now: number) => Promise<T>): Promise<T> {
-    return this.guard(() => this.source().transaction('READ COMMITTED', (m) => fn(m, Date.now())));
-  }
+  /** Reads and READ COMMITTED transactions on the pool; each transaction holds the tenant's row (`FOR UPDATE`). */
+  protected readonly credits: CreditRepository = {
+    read: (_tenantId, fn) => this.guard(() => fn(new CreditBook(this.source().manager, 'row-lock'))),
+    transaction: (_tenantId, fn) =>
+      this.guard(() =>
+        this.source().transaction('READ COMMITTED', (m) => fn(new CreditBook(m, 'row-lock'), Date.now())),
+      ),
+  };
 
   /** A database that went away mid-operation is CreditStoreUnavailableError, like one never reached. */
   private async guard<T>(op: () => Promise<T>): Promise<T> {
@@ -163,29 +168,6 @@ export class PostgresCreditStore extends EntityCreditStore implements OnApplicat
       this.logger.warn(`shared credit database unreachable: ${(err as Error).message}`);
       throw new CreditStoreUnavailableError();
     }
-  }
-
-  /** `SELECT … FOR UPDATE`; a missing account is inserted (ON CONFLICT DO NOTHING, so two first writers agree) and locked. */
-  protected async lockAccount(m: EntityManager, tenantId: string, now: number): Promise<CreditAccountRow> {
-    const locked = () =>
-      m
-        .getRepository(CreditAccountRow)
-        .createQueryBuilder('a')
-        .setLock('pessimistic_write')
-        .where('a.tenantId = :tenantId', { tenantId })
-        .getOne();
-    const row = await locked();
-    if (row) return row;
-    await m
-      .createQueryBuilder()
-      .insert()
-      .into(CreditAccountRow)
-      .values({ tenantId, balance: 0, reserved: 0, updatedAt: now })
-      .orIgnore()
-      .execute();
-    const created = await locked();
-    if (!created) throw new Error(`credit account of ${tenantId} could not be created`);
-    return created;
   }
 
   async onApplicationShutdown(): Promise<void> {
