@@ -11,6 +11,7 @@ export * from './registry/tenant-registry.service';
 export * from './registry/members.repository';
 export * from './registry/api-keys.repository';
 export * from './registry/credits.repository';
+export * from './shared-credit-database';
 export * from './session/entities';
 export * from './session/batched-writer';
 export * from './session/session-store.service';
