@@ -17,4 +17,12 @@ export default tseslint.config(
     files: ['**/*.config.ts', 'test/**', 'bench/**', 'scripts/**', 'apps/podium-sim/**', '**/*.spec.ts', 'jest.config.js'],
     rules: { 'no-restricted-properties': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },
+  {
+    // Databases are reached through the services and repositories of libs/persistence only.
+    files: ['apps/**/*.ts', 'libs/**/*.ts'],
+    ignores: ['libs/persistence/**', '**/*.spec.ts', 'apps/podium-sim/**'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'typeorm', message: 'Use the repositories of @app/persistence.' }] }],
+    },
+  },
 );

@@ -13,7 +13,13 @@ import pino from 'pino';
 import type { WebSocket } from 'ws';
 import { CreditsService, PriceTable, TypeOrmCreditStore, type BillingConfig } from '@app/billing';
 import { asTenantId, type SessionId, type TenantId } from '@app/common';
-import { SessionRow, SessionStore, TenantRegistry, type PersistenceConfig } from '@app/persistence';
+import {
+  RegistryCreditRepository,
+  SessionRow,
+  SessionStore,
+  TenantRegistry,
+  type PersistenceConfig,
+} from '@app/persistence';
 import { CreditTurnBilling } from '../../apps/gateway/src/billing/credit-turn-billing';
 import { buildAppConfig, type AllConfig } from '../../apps/gateway/src/config';
 import { Connection } from '../../apps/gateway/src/connection/connection';
@@ -108,7 +114,11 @@ export function liveFixture(env: Record<string, string> = {}): LiveFixture {
     defaultPrice: new PriceTable().fallback,
     database: null,
   };
-  const credits = new CreditsService(billingConfig, new TypeOrmCreditStore(registry), new PriceTable());
+  const credits = new CreditsService(
+    billingConfig,
+    new TypeOrmCreditStore(new RegistryCreditRepository(registry)),
+    new PriceTable(),
+  );
   const billing = new CreditTurnBilling(credits, registry);
   let tenants = 0;
   const prefix = `t${process.pid}x${Date.now().toString(36)}`;

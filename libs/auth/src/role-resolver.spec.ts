@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { asTenantId } from '@app/common';
-import { TenantRegistry } from '@app/persistence';
+import { MembersRepository, TenantRegistry } from '@app/persistence';
 import { RoleResolver, strongestRole } from './role-resolver';
 
 describe('strongestRole', () => {
@@ -40,32 +40,11 @@ describe('RoleResolver on a real tenant registry', () => {
       registryCache: 2,
       sessionCache: 2,
     });
-    resolver = new RoleResolver(registry);
-    const now = Date.now();
-    await registry.saveMember(tenant, {
-      userId: 'u-admin',
-      email: null,
-      role: 'admin',
-      addedBy: null,
-      createdAt: now,
-      updatedAt: now,
-    });
-    await registry.saveMember(tenant, {
-      userId: 'u-viewer',
-      email: null,
-      role: 'viewer',
-      addedBy: null,
-      createdAt: now,
-      updatedAt: now,
-    });
-    await registry.saveMember(tenant, {
-      userId: 'u-bogus',
-      email: null,
-      role: 'emperor',
-      addedBy: null,
-      createdAt: now,
-      updatedAt: now,
-    });
+    const members = new MembersRepository(registry);
+    resolver = new RoleResolver(members);
+    await members.put(tenant, 'u-admin', { role: 'admin', addedBy: null });
+    await members.put(tenant, 'u-viewer', { role: 'viewer', addedBy: null });
+    await members.put(tenant, 'u-bogus', { role: 'emperor', addedBy: null });
   });
 
   afterAll(async () => {

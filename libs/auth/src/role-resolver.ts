@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { TenantRegistry } from '@app/persistence';
+import { MembersRepository } from '@app/persistence';
 import { isRole, ROLE_RANK, type Role } from '@app/protocol';
 import type { TenantId } from '@app/common';
 
@@ -9,10 +9,10 @@ import type { TenantId } from '@app/common';
  */
 @Injectable()
 export class RoleResolver {
-  constructor(private readonly registry: TenantRegistry) {}
+  constructor(private readonly members: MembersRepository) {}
 
   async resolve(tenantId: TenantId, userId: string, claimedRoles: string[]): Promise<Role> {
-    const member = await this.registry.findMember(tenantId, userId);
+    const member = await this.members.find(tenantId, userId);
     if (member && isRole(member.role)) return member.role;
     return strongestRole(claimedRoles) ?? 'member';
   }

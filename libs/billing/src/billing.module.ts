@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { TenantRegistry } from '@app/persistence';
+import { RegistryCreditRepository } from '@app/persistence';
 import { BILLING_OPTIONS, BillingConfigurableModule } from './billing.module-definition';
 import type { BillingConfig } from './billing.config';
 import { CreditStore } from './credit-store';
@@ -13,18 +13,18 @@ import { TypeOrmCreditStore } from './typeorm-credit-store';
  * start when it answers, else in the background (the gateway starts without it, turns answer
  * BILLING_UNAVAILABLE meanwhile).
  */
-async function creditStore(config: BillingConfig, registry: TenantRegistry): Promise<CreditStore> {
-  if (!config.database) return new TypeOrmCreditStore(registry);
+async function creditStore(config: BillingConfig, credits: RegistryCreditRepository): Promise<CreditStore> {
+  if (!config.database) return new TypeOrmCreditStore(credits);
   return PostgresCreditStore.connectInBackground(config.database);
 }
 
 /**
  * Credits and pricing: `CreditsService` over a `CreditStore` and the `PriceTable`. Needs the
- * persistence module (TenantRegistry).
+ * persistence module (RegistryCreditRepository).
  */
 @Module({
   providers: [
-    { provide: CreditStore, inject: [BILLING_OPTIONS, TenantRegistry], useFactory: creditStore },
+    { provide: CreditStore, inject: [BILLING_OPTIONS, RegistryCreditRepository], useFactory: creditStore },
     {
       provide: PriceTable,
       inject: [BILLING_OPTIONS],

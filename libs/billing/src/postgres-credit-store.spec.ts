@@ -75,21 +75,26 @@ async function replay(
 
 describe('PostgresCreditStore on real PostgreSQL', () => {
   it('migrated once into its own schema, with the tables of a tenant registry', async () => {
-    const ds = stores[0].dataSource;
-    const tables = (
-      (await ds.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1', [
-        schema,
-      ])) as { table_name: string }[]
-    ).map((r) => r.table_name);
-    expect(tables.sort()).toEqual([
-      'credit_account',
-      'credit_ledger',
-      'credit_migrations',
-      'credit_reservations',
-    ]);
-    expect(await ds.query(`SELECT name FROM "${schema}".credit_migrations`)).toEqual([
-      { name: 'SharedCredits1764000000101' },
-    ]);
+    const ds = new DataSource({ type: 'postgres', url: TEST_DATABASE_URL });
+    await ds.initialize();
+    try {
+      const tables = (
+        (await ds.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1', [
+          schema,
+        ])) as { table_name: string }[]
+      ).map((r) => r.table_name);
+      expect(tables.sort()).toEqual([
+        'credit_account',
+        'credit_ledger',
+        'credit_migrations',
+        'credit_reservations',
+      ]);
+      expect(await ds.query(`SELECT name FROM "${schema}".credit_migrations`)).toEqual([
+        { name: 'SharedCredits1764000000101' },
+      ]);
+    } finally {
+      await ds.destroy();
+    }
   });
 
   it('runs the turn cycle with its ledger, amounts as numbers', async () => {

@@ -1,13 +1,8 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
-import type { TenantId } from '@app/common';
-import { CREDIT_ENTITIES, CreditAccountRow, SHARED_CREDIT_MIGRATIONS } from '@app/persistence';
+import { SharedCreditDatabase, type CreditRepository } from '@app/persistence';
 import type { SharedCreditDatabaseConfig } from './billing.config';
 import { CreditStoreUnavailableError } from './credit-store';
 import { EntityCreditStore } from './typeorm-credit-store';
-
-/** Any 64-bit key, the same in every instance: serialises schema creation and migrations at start. */
-const MIGRATION_LOCK_KEY = 7_305_114_906_211_843;
 
 /**
  * Credits in one PostgreSQL database shared by several gateway instances (BILLING_DATABASE_URL),
@@ -15,7 +10,7 @@ const MIGRATION_LOCK_KEY = 7_305_114_906_211_843;
  * account row with `SELECT … FOR UPDATE`: every other instance's operation on that tenant waits
  * until this one commits and then reads the committed balance, so `balance − reserved ≥ amount` is
  * checked against the truth and concurrent reservations never overspend. The compare-and-set update
- * of the base class then cannot lose (the row is held). One pooled DataSource per process, created by
+ * of the base class then cannot lose (the row is held). One SharedCreditDatabase (a pool) per process, created by
  * `open()` (or in the background by `connectInBackground()`) and destroyed at shutdown.
  *
  * Until the database has been reached once, every operation fails at once with
@@ -25,8 +20,8 @@ const MIGRATION_LOCK_KEY = 7_305_114_906_211_843;
 export class PostgresCreditStore extends EntityCreditStore implements OnApplicationShutdown {
   override readonly shared = true;
   private readonly logger = new Logger(PostgresCreditStore.name);
-  private ds?: DataSource;
-  private connecting?: Promise<DataSource>;
+  private db?: SharedCreditDatabase;
+  private connecting?: Promise<SharedCreditDatabase>;
   private closed = false;
 
   private constructor(
@@ -64,17 +59,23 @@ export class PostgresCreditStore extends EntityCreditStore implements OnApplicat
     return store;
   }
 
-  /** One connection attempt at a time; resolves with the open DataSource. */
-  private connect(): Promise<DataSource> {
-    if (this.ds) return Promise.resolve(this.ds);
-    this.connecting ??= PostgresCreditStore.initialize(this.config, this.applicationName, this.logger)
-      .then(async (ds) => {
+  /** One connection attempt at a time; resolves with the open database. */
+  private connect(): Promise<SharedCreditDatabase> {
+    if (this.db) return Promise.resolve(this.db);
+    this.connecting ??= SharedCreditDatabase.open(
+      { ...this.config, applicationName: this.applicationName },
+      this.logger,
+    )
+      .then(async (db) => {
         if (this.closed) {
-          await ds.destroy().catch(() => undefined);
+          await db.close().catch(() => undefined);
           throw new CreditStoreUnavailableError();
         }
-        this.ds = ds;
-        return ds;
+        this.logger.log(
+          `credits are kept in the shared PostgreSQL database ${describeDatabase(this.config)}`,
+        );
+        this.db = db;
+        return db;
       })
       .finally(() => {
         this.connecting = undefined;
@@ -82,58 +83,17 @@ export class PostgresCreditStore extends EntityCreditStore implements OnApplicat
     return this.connecting;
   }
 
-  /** The open DataSource, or CreditStoreUnavailableError at once (with a new attempt under way). */
-  private source(): DataSource {
-    if (this.ds) return this.ds;
+  /** The open database, or CreditStoreUnavailableError at once (with a new attempt under way). */
+  private source(): SharedCreditDatabase {
+    if (this.db) return this.db;
     if (!this.closed) void this.connect().catch(() => undefined);
     throw new CreditStoreUnavailableError();
-  }
-
-  private static async initialize(
-    config: SharedCreditDatabaseConfig,
-    applicationName: string,
-    logger: Logger,
-  ): Promise<DataSource> {
-    const ds = new DataSource({
-      type: 'postgres',
-      url: config.url,
-      schema: config.schema,
-      applicationName,
-      entities: CREDIT_ENTITIES,
-      migrations: SHARED_CREDIT_MIGRATIONS,
-      migrationsTableName: 'credit_migrations',
-      migrationsRun: false,
-      synchronize: false,
-      logging: false,
-      poolSize: config.poolMax,
-      extra: { connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 },
-    });
-    await ds.initialize();
-    try {
-      const lock = ds.createQueryRunner();
-      await lock.connect();
-      try {
-        await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-        await lock.query(`CREATE SCHEMA IF NOT EXISTS "${config.schema}"`);
-        const ran = await ds.runMigrations({ transaction: 'all' });
-        if (ran.length > 0)
-          logger.log(`shared credit database: migrated (${ran.map((m) => m.name).join(', ')})`);
-      } finally {
-        await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
-        await lock.release();
-      }
-    } catch (err) {
-      await ds.destroy().catch(() => undefined);
-      throw err;
-    }
-    logger.log(`credits are kept in the shared PostgreSQL database ${describeDatabase(config)}`);
-    return ds;
   }
 
   override async probe(): Promise<{ ok: boolean; error?: string }> {
     try {
       await Promise.race([
-        this.connect().then((ds) => ds.query('SELECT 1')),
+        this.connect().then((db) => db.ping()),
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
       ]);
       return { ok: true };
@@ -142,17 +102,11 @@ export class PostgresCreditStore extends EntityCreditStore implements OnApplicat
     }
   }
 
-  get dataSource(): DataSource {
-    return this.source();
-  }
-
-  protected read<T>(_tenantId: TenantId, fn: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.guard(() => fn(this.source().manager));
-  }
-
-  protected tx<T>(_tenantId: TenantId, fn: (m: EntityManager, now: number) => Promise<T>): Promise<T> {
-    return this.guard(() => this.source().transaction('READ COMMITTED', (m) => fn(m, Date.now())));
-  }
+  /** Reads and READ COMMITTED transactions on the pool; each transaction holds the tenant's row (`FOR UPDATE`). */
+  protected readonly credits: CreditRepository = {
+    read: (tenantId, fn) => this.guard(() => this.source().read(tenantId, fn)),
+    transaction: (tenantId, fn) => this.guard(() => this.source().transaction(tenantId, fn)),
+  };
 
   /** A database that went away mid-operation is CreditStoreUnavailableError, like one never reached. */
   private async guard<T>(op: () => Promise<T>): Promise<T> {
@@ -165,29 +119,6 @@ export class PostgresCreditStore extends EntityCreditStore implements OnApplicat
     }
   }
 
-  /** `SELECT … FOR UPDATE`; a missing account is inserted (ON CONFLICT DO NOTHING, so two first writers agree) and locked. */
-  protected async lockAccount(m: EntityManager, tenantId: string, now: number): Promise<CreditAccountRow> {
-    const locked = () =>
-      m
-        .getRepository(CreditAccountRow)
-        .createQueryBuilder('a')
-        .setLock('pessimistic_write')
-        .where('a.tenantId = :tenantId', { tenantId })
-        .getOne();
-    const row = await locked();
-    if (row) return row;
-    await m
-      .createQueryBuilder()
-      .insert()
-      .into(CreditAccountRow)
-      .values({ tenantId, balance: 0, reserved: 0, updatedAt: now })
-      .orIgnore()
-      .execute();
-    const created = await locked();
-    if (!created) throw new Error(`credit account of ${tenantId} could not be created`);
-    return created;
-  }
-
   async onApplicationShutdown(): Promise<void> {
     await this.close();
   }
@@ -195,7 +126,7 @@ export class PostgresCreditStore extends EntityCreditStore implements OnApplicat
   async close(): Promise<void> {
     this.closed = true;
     await this.connecting?.catch(() => undefined);
-    if (this.ds?.isInitialized) await this.ds.destroy();
+    await this.db?.close();
   }
 }
 

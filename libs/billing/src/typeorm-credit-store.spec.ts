@@ -5,6 +5,7 @@ import { Logger } from '@nestjs/common';
 import { asTenantId, type TenantId } from '@app/common';
 import {
   openSqlite,
+  RegistryCreditRepository,
   REGISTRY_ENTITIES,
   REGISTRY_MIGRATIONS,
   TenantRegistry,
@@ -34,7 +35,7 @@ beforeAll(() => {
   Logger.overrideLogger(false);
   dataDir = mkdtempSync(join(tmpdir(), 'credit-store-'));
   registry = new TenantRegistry(persistence(dataDir));
-  store = new TypeOrmCreditStore(registry);
+  store = new TypeOrmCreditStore(new RegistryCreditRepository(registry));
 });
 
 afterAll(async () => {
@@ -194,7 +195,7 @@ describe('TypeOrmCreditStore on real registry files', () => {
     expect((await store.account(b)).balance).toBe(0);
     const other = new TenantRegistry(persistence(dataDir));
     try {
-      const again = new TypeOrmCreditStore(other);
+      const again = new TypeOrmCreditStore(new RegistryCreditRepository(other));
       expect(await again.account(a)).toMatchObject({ balance: 42, reserved: 0 });
       expect((await again.ledger(a, 5)).entries).toHaveLength(1);
     } finally {
@@ -232,8 +233,11 @@ describe('TypeOrmCreditStore on real registry files', () => {
       await v2.destroy();
       const reg = new TenantRegistry(persistence(dir));
       try {
-        await new TypeOrmCreditStore(reg).grant(asTenantId('old'), 5, {});
-        expect((await new TypeOrmCreditStore(reg).account(asTenantId('old'))).balance).toBe(5);
+        await new TypeOrmCreditStore(new RegistryCreditRepository(reg)).grant(asTenantId('old'), 5, {});
+        expect(
+          (await new TypeOrmCreditStore(new RegistryCreditRepository(reg)).account(asTenantId('old')))
+            .balance,
+        ).toBe(5);
       } finally {
         await reg.closeAll();
       }

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { asTenantId, type SessionId, type TenantId } from '@app/common';
-import type { MemberRow, SessionRow } from './entities';
+import type { SessionRow } from './entities';
+import { MembersRepository } from './members.repository';
 import { TenantRegistry } from './tenant-registry.service';
 
 let dataDir: string;
@@ -49,10 +50,6 @@ function session(id: string, overrides: Partial<SessionRow> = {}): SessionRow {
     lastActivityAt: null,
     ...overrides,
   };
-}
-
-function member(userId: string, role: string, createdAt: number): MemberRow {
-  return { userId, email: `${userId}@example.com`, role, addedBy: null, createdAt, updatedAt: createdAt };
 }
 
 describe('TenantRegistry sessions', () => {
@@ -133,48 +130,6 @@ describe('TenantRegistry sessions', () => {
   );
 });
 
-describe('TenantRegistry members', () => {
-  const t = asTenantId('members-co');
-
-  it('starts empty', async () => {
-    expect(await registry.listMembers(t)).toEqual([]);
-    expect(await registry.countOwners(t)).toBe(0);
-    expect(await registry.findMember(t, 'nobody')).toBeNull();
-  });
-
-  it('saves, lists in joining order, finds and counts owners', async () => {
-    await registry.saveMember(t, member('u-b', 'admin', 2_000));
-    await registry.saveMember(t, member('u-a', 'owner', 1_000));
-    await registry.saveMember(t, member('u-c', 'member', 3_000));
-    expect((await registry.listMembers(t)).map((m) => m.userId)).toEqual(['u-a', 'u-b', 'u-c']);
-    expect(await registry.findMember(t, 'u-b')).toEqual(member('u-b', 'admin', 2_000));
-    expect(await registry.countOwners(t)).toBe(1);
-  });
-
-  it('updates a member in place on save', async () => {
-    await registry.saveMember(t, { ...member('u-b', 'owner', 2_000), updatedAt: 5_000 });
-    expect(await registry.findMember(t, 'u-b')).toMatchObject({
-      role: 'owner',
-      createdAt: 2_000,
-      updatedAt: 5_000,
-    });
-    expect(await registry.listMembers(t)).toHaveLength(3);
-    expect(await registry.countOwners(t)).toBe(2);
-  });
-
-  it('deletes a member', async () => {
-    await registry.deleteMember(t, 'u-a');
-    expect(await registry.findMember(t, 'u-a')).toBeNull();
-    expect(await registry.countOwners(t)).toBe(1);
-    expect((await registry.listMembers(t)).map((m) => m.userId)).toEqual(['u-b', 'u-c']);
-    await registry.deleteMember(t, 'u-a');
-  });
-
-  it('keeps members per tenant', async () => {
-    expect(await registry.findMember(asTenantId('acme'), 'u-b')).toBeNull();
-  });
-});
-
 describe('TenantRegistry handles and tenants', () => {
   it('keeps at most registryCache handles open once idle', async () => {
     for (const id of ['h1', 'h2', 'h3', 'h4']) await registry.ensure(asTenantId(id));
@@ -191,7 +146,7 @@ describe('TenantRegistry handles and tenants', () => {
       mkdirSync(join(tenants, name), { recursive: true });
     writeFileSync(join(tenants, 'stray.txt'), 'x');
     const listed = await registry.listTenants();
-    expect([...listed].sort()).toEqual(['acme', 'globex', 'h1', 'h2', 'h3', 'h4', 'members-co'].sort());
+    expect([...listed].sort()).toEqual(['acme', 'globex', 'h1', 'h2', 'h3', 'h4'].sort());
   });
 
   it('lists no tenants when the tenants directory does not exist yet', async () => {
@@ -227,7 +182,7 @@ describe('with tenant leases: only the lease holder creates and migrates a regis
     reader.useFence(fence(0));
     const t = asTenantId('fresh');
     try {
-      expect(await reader.findMember(t, 'u1')).toBeNull();
+      expect(await new MembersRepository(reader).find(t, 'u1')).toBeNull();
       expect(await reader.listSessions(t, true)).toEqual([]);
       expect(await reader.fenceToken(t)).toBe(0);
       expect(existsSync(owner.paths.registryFile(t))).toBe(false);
@@ -237,7 +192,7 @@ describe('with tenant leases: only the lease holder creates and migrates a regis
       // A file that exists but is not migrated yet (its owner is still creating it) is left alone.
       mkdirSync(join(shared, 'tenants', 'fresh'), { recursive: true });
       writeFileSync(owner.paths.registryFile(t), '');
-      expect(await reader.findMember(t, 'u1')).toBeNull();
+      expect(await new MembersRepository(reader).find(t, 'u1')).toBeNull();
       rmSync(owner.paths.registryFile(t));
 
       await owner.insertSession(t, session('s-owner'));

@@ -10,11 +10,14 @@ import { RegistryInitial1764000000001 } from '../migrations/registry-1-initial';
 import { RegistryCreditsApiKeys1764000000002 } from '../migrations/registry-2-credits-api-keys';
 import { PERSISTENCE_OPTIONS } from '../persistence.module-definition';
 import type { PersistenceConfig } from '../persistence.config';
-import { MemberRow, REGISTRY_ENTITIES, SessionRow } from './entities';
+import { REGISTRY_ENTITIES, SessionRow } from './entities';
 
 export const REGISTRY_MIGRATIONS = [RegistryInitial1764000000001, RegistryCreditsApiKeys1764000000002];
 const REGISTRY_SCHEMA = { entities: REGISTRY_ENTITIES, migrations: REGISTRY_MIGRATIONS };
 const MIGRATION_NAMES = REGISTRY_MIGRATIONS.map((M) => new M().name ?? M.name);
+
+/** A session row as the registry returns it: its id vouched for by the tenant's registry. */
+export type StoredSession = SessionRow & { id: SessionId };
 
 /**
  * A registry a non-owner may not open yet: the file does not exist or its owner has not finished
@@ -26,7 +29,10 @@ class RegistryNotReadyError extends Error {
   }
 }
 
-/** Access to each tenant's `registry.db`: sessions and members. */
+/**
+ * Access to each tenant's `registry.db` and its sessions. Members, API keys and credits in the same file
+ * go through their repositories (MembersRepository, ApiKeysRepository, RegistryCreditRepository).
+ */
 @Injectable()
 export class TenantRegistry implements OnApplicationShutdown {
   private readonly logger = new Logger(TenantRegistry.name);
@@ -115,6 +121,10 @@ export class TenantRegistry implements OnApplicationShutdown {
     return names.filter(isSafeId) as TenantId[];
   }
 
+  /**
+   * Runs `fn` on the tenant's database (an empty registry while a non-owner waits for its owner to
+   * create it). For this library's repositories: the rest of the gateway goes through them.
+   */
   async read<T>(tenantId: TenantId, fn: (ds: DataSource) => Promise<T>): Promise<T> {
     try {
       return await this.handles.use(tenantId, fn);
@@ -124,29 +134,30 @@ export class TenantRegistry implements OnApplicationShutdown {
     }
   }
 
+  /** Runs `fn` on the tenant's database, serialised with its other writes (for this library's repositories). */
   write<T>(tenantId: TenantId, fn: (ds: DataSource) => Promise<T>): Promise<T> {
     return this.handles.write(tenantId, fn);
   }
 
   // ── sessions ──────────────────────────────────────────────────────────────
 
-  listSessions(tenantId: TenantId, includeArchived: boolean): Promise<SessionRow[]> {
+  listSessions(tenantId: TenantId, includeArchived: boolean): Promise<StoredSession[]> {
     return this.read(tenantId, (ds) =>
       ds.getRepository(SessionRow).find({
         where: includeArchived ? {} : { archived: false },
         order: { updatedAt: 'DESC' },
       }),
-    );
+    ) as Promise<StoredSession[]>;
   }
 
   /**
    * The tenant's session with this id, or null. An id that is not a safe path segment is simply not
    * found: nothing touches the filesystem for it.
    */
-  async findSession(tenantId: TenantId, sessionId: string): Promise<(SessionRow & { id: SessionId }) | null> {
+  async findSession(tenantId: TenantId, sessionId: string): Promise<StoredSession | null> {
     if (!isSafeId(sessionId)) return null;
     const row = await this.read(tenantId, (ds) => ds.getRepository(SessionRow).findOneBy({ id: sessionId }));
-    return row as (SessionRow & { id: SessionId }) | null;
+    return row as StoredSession | null;
   }
 
   async insertSession(tenantId: TenantId, row: SessionRow): Promise<void> {
@@ -162,36 +173,14 @@ export class TenantRegistry implements OnApplicationShutdown {
   }
 
   /** Sessions whose persisted status is not `inactive` (stale after a restart). */
-  staleSessions(tenantId: TenantId): Promise<SessionRow[]> {
+  staleSessions(tenantId: TenantId): Promise<StoredSession[]> {
     return this.read(tenantId, (ds) =>
       ds
         .getRepository(SessionRow)
         .createQueryBuilder('s')
         .where('s.status != :s', { s: 'inactive' })
         .getMany(),
-    );
-  }
-
-  // ── members ───────────────────────────────────────────────────────────────
-
-  listMembers(tenantId: TenantId): Promise<MemberRow[]> {
-    return this.read(tenantId, (ds) => ds.getRepository(MemberRow).find({ order: { createdAt: 'ASC' } }));
-  }
-
-  findMember(tenantId: TenantId, userId: string): Promise<MemberRow | null> {
-    return this.read(tenantId, (ds) => ds.getRepository(MemberRow).findOneBy({ userId }));
-  }
-
-  async saveMember(tenantId: TenantId, row: MemberRow): Promise<void> {
-    await this.write(tenantId, (ds) => ds.getRepository(MemberRow).save(row));
-  }
-
-  async deleteMember(tenantId: TenantId, userId: string): Promise<void> {
-    await this.write(tenantId, (ds) => ds.getRepository(MemberRow).delete({ userId }));
-  }
-
-  countOwners(tenantId: TenantId): Promise<number> {
-    return this.read(tenantId, (ds) => ds.getRepository(MemberRow).countBy({ role: 'owner' }));
+    ) as Promise<StoredSession[]>;
   }
 
   async onApplicationShutdown(): Promise<void> {

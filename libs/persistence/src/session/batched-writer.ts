@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import { SpanKind, failSpan, tracing } from '@app/common';
+import { SpanKind, failSpan, tracing, type SessionId } from '@app/common';
 
 /** One durable event: the broadcast frame as `payload`. */
 export interface EventRecord {
@@ -35,9 +35,9 @@ export interface TurnUsageRecord {
 }
 
 export type WriteCommand =
-  | { table: 'events'; sessionId: string; row: EventRecord }
-  | { table: 'messages'; sessionId: string; row: MessageRecord }
-  | { table: 'turn_usage'; sessionId: string; row: TurnUsageRecord };
+  | { table: 'events'; sessionId: SessionId; row: EventRecord }
+  | { table: 'messages'; sessionId: SessionId; row: MessageRecord }
+  | { table: 'turn_usage'; sessionId: SessionId; row: TurnUsageRecord };
 
 const COLUMNS: Record<WriteCommand['table'], { sql: string; fields: string[] }> = {
   events: {
@@ -80,7 +80,7 @@ export interface WriterOptions {
   batchMs: number;
   batchSize: number;
   /** Runs `fn` with the session's DataSource, serialised with other writes to it. */
-  withSession: <T>(sessionId: string, fn: (ds: DataSource) => Promise<T>) => Promise<T>;
+  withSession: <T>(sessionId: SessionId, fn: (ds: DataSource) => Promise<T>) => Promise<T>;
   onFlush?: (info: { durationMs: number; rows: number; sessions: number }) => void;
 }
 
@@ -111,7 +111,7 @@ export class BatchedWriter {
     lastFlushMs: 0,
   };
   /** Sessions with commands buffered or being written. */
-  private readonly dirty = new Map<string, number>();
+  private readonly dirty = new Map<SessionId, number>();
 
   constructor(private readonly opts: WriterOptions) {}
 
@@ -145,12 +145,12 @@ export class BatchedWriter {
   }
 
   /** Flushes only if the session has pending writes (read-your-writes for replay). */
-  async flushSession(sessionId: string): Promise<void> {
+  async flushSession(sessionId: SessionId): Promise<void> {
     if (this.dirty.has(sessionId)) await this.flush();
   }
 
   /** Drops buffered commands of a session that is being deleted. */
-  discard(sessionId: string): void {
+  discard(sessionId: SessionId): void {
     const before = this.buffer.length;
     this.buffer = this.buffer.filter((c) => c.sessionId !== sessionId);
     this.done += before - this.buffer.length;
@@ -162,6 +162,9 @@ export class BatchedWriter {
   async shutdown(): Promise<void> {
     await this.flush();
     this.closed = true;
+    // A window may still be pending for commands discarded since: nothing is left for it to write.
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /**
@@ -197,7 +200,7 @@ export class BatchedWriter {
     // A root span per batch: a batch mixes the writes of many messages, so it is no one's child.
     const span = tracing.tracer?.startSpan('writer batch', { kind: SpanKind.INTERNAL, root: true });
     const failedBefore = this.stats.failedTransactions;
-    const groups = new Map<string, WriteCommand[]>();
+    const groups = new Map<SessionId, WriteCommand[]>();
     for (const cmd of batch) {
       let g = groups.get(cmd.sessionId);
       if (!g) groups.set(cmd.sessionId, (g = []));

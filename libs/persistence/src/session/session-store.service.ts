@@ -58,7 +58,7 @@ export class SessionStore {
   }
 
   /** Closes a session's database without touching its files (ownership moved to another instance). */
-  async close(sessionId: string): Promise<void> {
+  async close(sessionId: SessionId): Promise<void> {
     await this.handles.close(sessionId);
   }
 
@@ -67,7 +67,7 @@ export class SessionStore {
    * database's write queue, the file is claimed with it (`installFence`) when the handle's token differs,
    * and the triggers then refuse the statements of any older token.
    */
-  private write<T>(sessionId: string, fn: (ds: DataSource) => Promise<T>): Promise<T> {
+  private write<T>(sessionId: SessionId, fn: (ds: DataSource) => Promise<T>): Promise<T> {
     const fence = this.fence;
     if (!fence) return this.handles.write(sessionId, fn);
     return this.handles.write(sessionId, async (ds) => {
@@ -79,22 +79,22 @@ export class SessionStore {
   }
 
   /** Claims a session's database for a lease token (a new owner, before anything else writes it). */
-  claimSession(sessionId: string, token: number): Promise<void> {
+  claimSession(sessionId: SessionId, token: number): Promise<void> {
     return this.handles.write(sessionId, (ds) => this.claim(ds, sessionId, token));
   }
 
-  private async claim(ds: DataSource, sessionId: string, token: number): Promise<void> {
+  private async claim(ds: DataSource, sessionId: SessionId, token: number): Promise<void> {
     if (this.claimed.get(ds) === token) return;
     await installFence(ds, token, `session ${sessionId}`);
     this.claimed.set(ds, token);
   }
 
-  enqueue(cmd: WriteCommand & { sessionId: SessionId }): void {
+  enqueue(cmd: WriteCommand): void {
     this.writer.enqueue(cmd);
   }
 
   /** Queues a conversation message (a prompt, a steer, an assistant answer) with a new id. */
-  appendMessage(sessionId: string, message: Omit<StoredMessage, 'id'>): void {
+  appendMessage(sessionId: SessionId, message: Omit<StoredMessage, 'id'>): void {
     this.writer.enqueue({ table: 'messages', sessionId, row: { id: randomUUID(), ...message } });
   }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { AuthIdentity } from '@app/auth';
 import { asTenantId } from '@app/common';
-import { TenantRegistry } from '@app/persistence';
+import { ApiKeysRepository, TenantRegistry } from '@app/persistence';
 import { ClusterBus } from '../../cluster/cluster-bus';
 import { buildClusterConfig } from '../../config/cluster.config';
 import { TenantLeases } from '../../cluster/tenant-leases';
@@ -38,7 +38,11 @@ beforeAll(() => {
   });
   connections = new ConnectionRegistry();
   const single = buildClusterConfig({}); // one instance: no leases
-  keys = new ApiKeysService(registry, connections, new TenantLeases(single, new ClusterBus(single)));
+  keys = new ApiKeysService(
+    new ApiKeysRepository(registry),
+    connections,
+    new TenantLeases(single, new ClusterBus(single)),
+  );
 });
 
 afterAll(async () => {
@@ -67,10 +71,10 @@ describe('ApiKeysService on a real registry', () => {
       role: 'member',
       via: 'api_key',
     });
-    const stored = await registry.read(asTenantId('acme'), (ds) => ds.query('SELECT * FROM api_keys'));
+    const stored = await new ApiKeysRepository(registry).list(asTenantId('acme'));
     const secret = parseApiKey(created.key)!.secret;
     expect(JSON.stringify(stored)).not.toContain(secret);
-    expect(stored[0].key_hash).toBe(hashSecret(secret));
+    expect(stored[0].keyHash).toBe(hashSecret(secret));
   });
 
   it('lists keys without secrets or hashes, and records the last use at most once a minute', async () => {

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { Injectable, Logger } from '@nestjs/common';
 import type { ApiKeyVerifier, AuthIdentity } from '@app/auth';
-import { ApiKeyRow, TenantRegistry } from '@app/persistence';
+import { ApiKeysRepository, type ApiKeyRow } from '@app/persistence';
 import { CloseCode, ForbiddenError, isRole, mayGrant, type Role } from '@app/protocol';
 import { TenantLeases } from '../../cluster/tenant-leases';
 import { ConnectionRegistry } from '../../connection/connection-registry';
@@ -22,7 +21,7 @@ export class ApiKeysService implements ApiKeyVerifier {
   private readonly logger = new Logger(ApiKeysService.name);
 
   constructor(
-    private readonly registry: TenantRegistry,
+    private readonly keys: ApiKeysRepository,
     private readonly connections: ConnectionRegistry,
     private readonly leases: TenantLeases,
   ) {}
@@ -42,7 +41,7 @@ export class ApiKeysService implements ApiKeyVerifier {
       lastUsedAt: null,
       revokedAt: null,
     };
-    await this.registry.write(actor.tenantId, (ds) => ds.getRepository(ApiKeyRow).insert(row));
+    await this.keys.issue(actor.tenantId, row);
     this.logger.log(`tenant ${actor.tenantId}: API key ${row.id} (${role}) issued by ${actor.userId}`);
     return {
       id: row.id,
@@ -54,21 +53,13 @@ export class ApiKeysService implements ApiKeyVerifier {
   }
 
   async list(actor: AuthIdentity): Promise<{ keys: ApiKeyDto[] }> {
-    const rows = await this.registry.read(actor.tenantId, (ds) =>
-      ds.getRepository(ApiKeyRow).find({ order: { createdAt: 'ASC' } }),
-    );
+    const rows = await this.keys.list(actor.tenantId);
     return { keys: rows.map(toDto) };
   }
 
   /** Revokes a key (idempotent) and closes the sockets it authenticated. */
   async revoke(actor: AuthIdentity, id: string): Promise<void> {
-    const found = await this.registry.write(actor.tenantId, async (ds) => {
-      const repo = ds.getRepository(ApiKeyRow);
-      const row = await repo.findOneBy({ id });
-      if (!row) return false;
-      if (row.revokedAt === null) await repo.update({ id }, { revokedAt: Date.now() });
-      return true;
-    });
+    const found = await this.keys.revoke(actor.tenantId, id);
     if (!found) throw new AdminError('API_KEY_NOT_FOUND');
     for (const conn of this.connections.ofUser(actor.tenantId, apiKeyUserId(id))) {
       conn.close(CloseCode.POLICY_VIOLATION, 'credential revoked');
@@ -84,17 +75,14 @@ export class ApiKeysService implements ApiKeyVerifier {
     const parsed = parseApiKey(token);
     if (!parsed) return null;
     const { tenantId, secret } = parsed;
-    if (!existsSync(this.registry.paths.registryFile(tenantId))) return null;
-    const row = await this.registry.read(tenantId, (ds) =>
-      ds.getRepository(ApiKeyRow).findOneBy({ keyHash: hashSecret(secret) }),
-    );
+    const row = await this.keys.findByHash(tenantId, hashSecret(secret));
     if (!row || row.revokedAt !== null || !isRole(row.role)) return null;
     const now = Date.now();
     // Only the tenant's owner writes its registry (lease mode); elsewhere the use goes unrecorded.
     const mayWrite = !this.leases.enabled || this.leases.holds(tenantId);
     if (mayWrite && (row.lastUsedAt === null || now - row.lastUsedAt >= LAST_USED_WRITE_INTERVAL_MS)) {
-      void this.registry
-        .write(tenantId, (ds) => ds.getRepository(ApiKeyRow).update({ id: row.id }, { lastUsedAt: now }))
+      void this.keys
+        .recordUse(tenantId, row.id, now)
         .catch((err: Error) =>
           this.logger.warn(`recording the use of API key ${row.id} failed: ${err.message}`),
         );
