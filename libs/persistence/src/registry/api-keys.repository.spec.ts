@@ -1,33 +1,10 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Logger } from '@nestjs/common';
+import { existsSync } from 'node:fs';
 import { asTenantId } from '@app/common';
 import type { ApiKeyRow } from './api-key.entity';
 import { ApiKeysRepository } from './api-keys.repository';
-import { TenantRegistry } from './tenant-registry.service';
+import { useTempRegistry } from './temp-registry.spec-helper';
 
-let dataDir: string;
-let registry: TenantRegistry;
-let keys: ApiKeysRepository;
-
-beforeAll(() => {
-  Logger.overrideLogger(false);
-  dataDir = mkdtempSync(join(tmpdir(), 'api-keys-repo-'));
-  registry = new TenantRegistry({
-    dataDir,
-    writeBatchMs: 50,
-    writeBatchSize: 100,
-    registryCache: 4,
-    sessionCache: 2,
-  });
-  keys = new ApiKeysRepository(registry);
-});
-
-afterAll(async () => {
-  await registry.closeAll();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const temp = useTempRegistry('api-keys-repo-', (registry) => new ApiKeysRepository(registry));
 
 function key(id: string, createdAt: number): ApiKeyRow {
   return {
@@ -46,30 +23,32 @@ describe('ApiKeysRepository: the key lifecycle', () => {
   const t = asTenantId('acme');
 
   it('issues keys, lists them oldest first and finds one by its hash', async () => {
-    await keys.issue(t, key('k2', 2_000));
-    await keys.issue(t, key('k1', 1_000));
-    expect((await keys.list(t)).map((k) => k.id)).toEqual(['k1', 'k2']);
-    expect(await keys.findByHash(t, key('k2', 0).keyHash)).toEqual(key('k2', 2_000));
-    expect(await keys.findByHash(t, 'f'.repeat(64))).toBeNull();
+    await temp.repo.issue(t, key('k2', 2_000));
+    await temp.repo.issue(t, key('k1', 1_000));
+    expect((await temp.repo.list(t)).map((k) => k.id)).toEqual(['k1', 'k2']);
+    expect(await temp.repo.findByHash(t, key('k2', 0).keyHash)).toEqual(key('k2', 2_000));
+    expect(await temp.repo.findByHash(t, 'f'.repeat(64))).toBeNull();
   });
 
   it('refuses a second key with the same hash', async () => {
-    await expect(keys.issue(t, { ...key('k3', 3_000), keyHash: key('k1', 0).keyHash })).rejects.toThrow();
-    expect(await keys.list(t)).toHaveLength(2);
+    await expect(
+      temp.repo.issue(t, { ...key('k3', 3_000), keyHash: key('k1', 0).keyHash }),
+    ).rejects.toThrow();
+    expect(await temp.repo.list(t)).toHaveLength(2);
   });
 
   it('records a use', async () => {
-    await keys.recordUse(t, 'k1', 4_000);
-    expect((await keys.findByHash(t, key('k1', 0).keyHash))?.lastUsedAt).toBe(4_000);
+    await temp.repo.recordUse(t, 'k1', 4_000);
+    expect((await temp.repo.findByHash(t, key('k1', 0).keyHash))?.lastUsedAt).toBe(4_000);
   });
 
   it('revokes once: a second revocation keeps the first time; an unknown key is false', async () => {
-    expect(await keys.revoke(t, 'k1', 5_000)).toBe(true);
-    expect(await keys.revoke(t, 'k1', 6_000)).toBe(true);
-    expect(await keys.revoke(t, 'missing', 6_000)).toBe(false);
-    const found = await keys.findByHash(t, key('k1', 0).keyHash);
+    expect(await temp.repo.revoke(t, 'k1', 5_000)).toBe(true);
+    expect(await temp.repo.revoke(t, 'k1', 6_000)).toBe(true);
+    expect(await temp.repo.revoke(t, 'missing', 6_000)).toBe(false);
+    const found = await temp.repo.findByHash(t, key('k1', 0).keyHash);
     expect(found?.revokedAt).toBe(5_000);
-    expect((await keys.list(t)).map((k) => [k.id, k.revokedAt])).toEqual([
+    expect((await temp.repo.list(t)).map((k) => [k.id, k.revokedAt])).toEqual([
       ['k1', 5_000],
       ['k2', null],
     ]);
@@ -77,11 +56,11 @@ describe('ApiKeysRepository: the key lifecycle', () => {
 
   it('finds nothing for a tenant without a registry, and does not create one by looking', async () => {
     const none = asTenantId('no-such-tenant');
-    expect(await keys.findByHash(none, key('k1', 0).keyHash)).toBeNull();
-    expect(existsSync(registry.paths.registryFile(none))).toBe(false);
+    expect(await temp.repo.findByHash(none, key('k1', 0).keyHash)).toBeNull();
+    expect(existsSync(temp.registry.paths.registryFile(none))).toBe(false);
   });
 
   it('keeps keys per tenant', async () => {
-    expect(await keys.list(asTenantId('other'))).toEqual([]);
+    expect(await temp.repo.list(asTenantId('other'))).toEqual([]);
   });
 });
