@@ -16,6 +16,8 @@ export interface GatewayEventMap {
   'connection.error_sent': { code: ErrorCode };
   /** A session is becoming live on this instance (before its first write). */
   'live.session_opening': { tenantId: TenantId; sessionId: SessionId };
+  /** A session was created (its registry row is written). */
+  'session.created': { tenantId: TenantId; sessionId: SessionId; createdBy: string };
   /** A session is being deleted: its live side is torn down and its database closed; its row goes next. */
   'session.deleted': { tenantId: TenantId; sessionId: SessionId };
 }
