@@ -3,6 +3,7 @@ import { DiminuendoClient, ProtocolError } from '@app/client';
 import type { ClientMessageInput, Role } from '@app/protocol';
 import { AUDIT_EXTENSION_ENTRY, startGateway, type GatewayProcess } from './support/gateway-process';
 import { JwksServer } from './support/jwks-server';
+import { SIM_KEY, startPodiumSim, type SimProcess } from './support/podium-sim';
 import { uniqueName } from './support/services';
 import { query } from './support/sqlite';
 
@@ -25,7 +26,16 @@ async function outcome(p: Promise<unknown>): Promise<string> {
 describe('the audit extension (docs/extending.md) loaded into the gateway', () => {
   let jwks: JwksServer;
   let gw: GatewayProcess;
+  let sim: SimProcess;
   const clients: DiminuendoClient[] = [];
+  const simPost = async (path: string, body: unknown) => {
+    const res = await fetch(`${sim.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+  };
   const token = (tenant: string, sub: string, role: Role) =>
     jwks.sign({ sub, tenant_id: tenant, [ROLES_CLAIM]: [role] }, { audience: AUDIENCE, expiresIn: 3600 });
   const connect = async (credential: string) => {
@@ -36,9 +46,12 @@ describe('the audit extension (docs/extending.md) loaded into the gateway', () =
 
   beforeAll(async () => {
     jwks = await new JwksServer().start();
+    sim = await startPodiumSim();
     gw = await startGateway(
       {
         NODE_ENV: 'production',
+        PODIUM_URL: sim.url,
+        PODIUM_API_KEY: SIM_KEY,
         AUTH_URL: jwks.url,
         AUTH_AUDIENCE: AUDIENCE,
         AUTH_ROLES_CLAIM: ROLES_CLAIM,
@@ -51,7 +64,36 @@ describe('the audit extension (docs/extending.md) loaded into the gateway', () =
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));
     await gw?.stop();
+    await sim?.stop();
     await jwks?.stop();
+  });
+
+  it('(b) maps the upstream lint.report to a lint_report session event sent to the viewers', async () => {
+    const c = await connect(token(uniqueName('lint'), 'auth0|dev', 'member'));
+    const sessionId = (await c.request<any>({ type: 'create_session', agentType: 'echo' })).session.id;
+    await c.request({ type: 'join_session', sessionId });
+    const list = (await (await fetch(`${sim.url}/_sim/instances`)).json()) as any[];
+    const instance = list.find((i) => i.agent_id === sessionId)?.instance_id;
+    expect(instance).toBeDefined();
+    const report = (c.waitFor as (type: string) => Promise<any>).call(c, 'lint_report');
+    await simPost(`/_sim/instances/${instance}/emit`, [
+      { messageType: 'lint.report', content: { event_type: 'lint.report', summary: '' } },
+      {
+        messageType: 'lint.report',
+        content: { event_type: 'lint.report', errors: 2, warnings: 1, summary: '2 errors in a.ts' },
+      },
+    ]);
+    const event = await report;
+    expect(event).toMatchObject({
+      type: 'lint_report',
+      sessionId,
+      errors: 2,
+      warnings: 1,
+      summary: '2 errors in a.ts',
+    });
+    expect(typeof event.seq).toBe('number');
+    // The frame without a summary mapped to nothing: the report is the only lint_report received.
+    expect(c.received('lint_report' as any)).toHaveLength(1);
   });
 
   it('(c) writes an audit row per session created and deleted into its own table of the tenant registry; (a) audit_log answers them', async () => {

@@ -17,6 +17,7 @@ import {
   type ClientMessageExtension,
 } from './connection/message-extensions';
 import { isClientMessageType } from '@app/protocol';
+import { UPSTREAM_EVENT_EXTENSIONS, type UpstreamEventExtension } from './live/event-pipeline';
 import { advertisedUrl } from './config/cluster.config';
 import { TenantLeases } from './cluster/tenant-leases';
 import { TenantRouter } from './connection/tenant-router';
@@ -33,6 +34,8 @@ export interface GatewayExtension {
   module: Type | DynamicModule;
   /** Client message types it contributes (validated and guarded like the core ones). */
   messages?: ClientMessageExtension[];
+  /** Upstream (Podium) event types it maps to session events. */
+  upstreamEvents?: UpstreamEventExtension[];
 }
 
 export interface BootstrapOptions {
@@ -50,8 +53,14 @@ function rootModule(extensions: readonly GatewayExtension[]): Type | DynamicModu
     module: ExtendedAppModule,
     global: true,
     imports: [AppModule, ...extensions.map((e) => e.module)],
-    providers: [{ provide: CLIENT_MESSAGE_EXTENSIONS, useValue: messages }],
-    exports: [CLIENT_MESSAGE_EXTENSIONS],
+    providers: [
+      { provide: CLIENT_MESSAGE_EXTENSIONS, useValue: messages },
+      {
+        provide: UPSTREAM_EVENT_EXTENSIONS,
+        useValue: extensions.flatMap((e) => e.upstreamEvents ?? []),
+      },
+    ],
+    exports: [CLIENT_MESSAGE_EXTENSIONS, UPSTREAM_EVENT_EXTENSIONS],
   };
 }
 
