@@ -56,6 +56,7 @@ describe('the audit extension (docs/extending.md) loaded into the gateway', () =
         AUTH_AUDIENCE: AUDIENCE,
         AUTH_ROLES_CLAIM: ROLES_CLAIM,
         AUTH_RATE_LIMIT_MAX: '1000',
+        BILLING_ENABLED: 'false',
       },
       15_000,
       AUDIT_EXTENSION_ENTRY,
@@ -131,6 +132,30 @@ describe('the audit extension (docs/extending.md) loaded into the gateway', () =
       { action: 'session.created', session_id: created.session.id },
       { action: 'session.created', session_id: other.session.id },
       { action: 'session.deleted', session_id: created.session.id },
+    ]);
+  });
+
+  it('(c) writes an audit row for each turn started and ended, from the published session events', async () => {
+    const owner = await connect(token(uniqueName('audit'), 'auth0|owner', 'owner'));
+    const sessionId = (await owner.request<any>({ type: 'create_session', agentType: 'echo' })).session.id;
+    await owner.request({ type: 'join_session', sessionId });
+    const started = await owner.request<any>({ type: 'run_turn', sessionId, text: 'write hello' });
+    await owner.waitFor('turn_complete', 15_000, true, (e) => e.turnId === started.turnId);
+
+    let actions: string[] = [];
+    for (let i = 0; i < 100 && actions.length < 3; i++) {
+      const answer = await owner.request<any>(extensionFrame({ type: 'audit_log', sessionId }));
+      actions = answer.entries.map((e: any) => e.action);
+      if (actions.length < 3) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(actions).toEqual(['turn_complete', 'turn_started', 'session.created']);
+    const rows = await query<{ action: string; detail: string | null }>(
+      join(gw.dataDir, 'tenants', owner.identity!.tenantId, 'registry.db'),
+      "SELECT action, detail FROM audit_log WHERE action LIKE 'turn_%' ORDER BY id",
+    );
+    expect(rows).toEqual([
+      { action: 'turn_started', detail: started.turnId },
+      { action: 'turn_complete', detail: started.turnId },
     ]);
   });
 

@@ -20,7 +20,15 @@ export const AUDIT_TABLE = {
   ],
 };
 
-/** Writes an audit row for every session created or deleted, and reads them back. */
+/** The session events audited: a turn's start and its end, whichever way it ended. */
+const AUDITED_TURN_EVENTS: ReadonlySet<string> = new Set([
+  'turn_started',
+  'turn_complete',
+  'turn_error',
+  'turn_stopped',
+]);
+
+/** Writes an audit row for every session created or deleted and every turn started or ended; reads them back. */
 @Injectable()
 export class AuditLogService {
   private readonly logger = new Logger(AuditLogService.name);
@@ -38,6 +46,13 @@ export class AuditLogService {
   @OnGatewayEvent('session.deleted')
   onDeleted(e: GatewayEventMap['session.deleted']): void {
     this.record(e.tenantId, 'session.deleted', e.sessionId, null);
+  }
+
+  @OnGatewayEvent('session.event_published')
+  onEvent(e: GatewayEventMap['session.event_published']): void {
+    if (!AUDITED_TURN_EVENTS.has(e.event.type)) return;
+    const turnId = 'turnId' in e.event ? (e.event.turnId ?? null) : null;
+    this.record(e.tenantId, e.event.type, e.sessionId, null, turnId);
   }
 
   async list(tenantId: TenantId, sessionId: string | undefined, limit: number): Promise<AuditEntry[]> {
@@ -66,9 +81,15 @@ export class AuditLogService {
   }
 
   /** Fire and forget: the emitting code does not wait for the audit write; a failure is logged. */
-  private record(tenantId: TenantId, action: string, sessionId: string, actor: string | null): void {
+  private record(
+    tenantId: TenantId,
+    action: string,
+    sessionId: string,
+    actor: string | null,
+    detail: string | null = null,
+  ): void {
     this.table
-      .insert(tenantId, { action, session_id: sessionId, actor, detail: null, ts: Date.now() })
+      .insert(tenantId, { action, session_id: sessionId, actor, detail, ts: Date.now() })
       .catch((err: unknown) => this.logger.error(`audit write failed: ${(err as Error).message}`));
   }
 }
