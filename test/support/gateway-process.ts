@@ -4,6 +4,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const GATEWAY_ENTRY = resolve(__dirname, '../../dist/apps/gateway/apps/gateway/src/main.js');
+/** The gateway with the worked example extension of docs/extending.md. */
+export const AUDIT_EXTENSION_ENTRY = resolve(
+  __dirname,
+  '../../dist/apps/gateway/examples/audit-extension/main.js',
+);
 
 export interface GatewayProcess {
   url: string;
@@ -29,9 +34,10 @@ export function tempDataDir(prefix = 'dim-'): string {
 export async function startGateway(
   env: Record<string, string> = {},
   timeoutMs = 15_000,
+  entry = GATEWAY_ENTRY,
 ): Promise<GatewayProcess> {
   const dataDir = env.DATA_DIR ?? tempDataDir();
-  const proc = spawn(process.execPath, [GATEWAY_ENTRY], {
+  const proc = spawn(process.execPath, [entry], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',

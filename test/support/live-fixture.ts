@@ -74,6 +74,8 @@ export interface LiveFixture {
   dataDir: string;
   config: ConfigService<AllConfig, true>;
   events: GatewayEvents;
+  /** The bus behind `events`, to listen on in a spec. */
+  emitter: EventEmitter2;
   registry: TenantRegistry;
   store: SessionStore;
   broadcaster: InProcessBroadcaster;
@@ -101,11 +103,12 @@ export function liveFixture(env: Record<string, string> = {}): LiveFixture {
   };
   const app = buildAppConfig({ NODE_ENV: 'development', ...env });
   const config = new ConfigService<AllConfig, true>({ app } as unknown as AllConfig);
-  const events = new GatewayEvents(new EventEmitter2());
+  const emitter = new EventEmitter2();
+  const events = new GatewayEvents(emitter);
   const registry = new TenantRegistry(persistence);
   const store = new SessionStore(persistence);
   const broadcaster = new InProcessBroadcaster();
-  const publisher = new EventPublisher(broadcaster, store, registry, config);
+  const publisher = new EventPublisher(broadcaster, store, registry, config, events);
   const states = new SessionStates(publisher, registry);
   const billingConfig: BillingConfig = {
     enabled: true,
@@ -152,6 +155,7 @@ export function liveFixture(env: Record<string, string> = {}): LiveFixture {
     dataDir,
     config,
     events,
+    emitter,
     registry,
     store,
     broadcaster,

@@ -17,3 +17,4 @@ export * from './session/batched-writer';
 export * from './session/session-store.service';
 export { SHARED_CREDIT_MIGRATIONS } from './migrations/shared-credits-1-initial';
 export * from './write-fence';
+export * from './registry/extension-table';

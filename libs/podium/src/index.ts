@@ -34,7 +34,9 @@ export type { CircuitState } from './podium.resilience';
 export {
   mapAgentStatus,
   mapPodiumEvent,
+  isPodiumEventName,
   type AgentStatusState,
+  type UpstreamEventRule,
   type MappedEvent,
   type PodiumMapContext,
 } from './podium-event.mapper';

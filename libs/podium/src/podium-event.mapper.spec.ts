@@ -615,3 +615,40 @@ describe('mapAgentStatus', () => {
     expect(mapAgentStatus(status)).toBe(expected);
   });
 });
+
+describe('contributed upstream rules', () => {
+  const rules = new Map([
+    [
+      'lint.report',
+      (content: Record<string, unknown>, c: { sessionId: string }) => [
+        { type: 'lint_report', sessionId: c.sessionId, summary: content.summary } as never,
+      ],
+    ],
+    [
+      'boom',
+      () => {
+        throw new Error('bad rule');
+      },
+    ],
+    ['update', () => [{ type: 'never' } as never]],
+  ]);
+
+  it('maps a name the core table does not have, by either selector, with its source', () => {
+    const viaType = mapPodiumEvent(ctx, { messageType: 'lint.report', content: { summary: 'ok' } }, rules);
+    const viaContent = mapPodiumEvent(ctx, { content: { event_type: 'lint.report', summary: 'ok' } }, rules);
+    for (const out of [viaType, viaContent]) {
+      expect(out).toEqual([
+        { event: { type: 'lint_report', sessionId: 's-1', summary: 'ok' }, source: 'lint.report' },
+      ]);
+    }
+    // Without the rule the same frame has no text and maps to nothing.
+    expect(mapPodiumEvent(ctx, { messageType: 'lint.report', content: { summary: 'ok' } })).toEqual([]);
+  });
+
+  it('never overrides a core row, and a throwing rule maps to nothing', () => {
+    const core = mapPodiumEvent(ctx, { messageType: 'update', content: { text: 'hi' } }, rules);
+    expect(core.map((m) => m.source)).toEqual(['update']);
+    expect(core[0].event.type).toBe('text_delta');
+    expect(mapPodiumEvent(ctx, { messageType: 'boom', content: {} }, rules)).toEqual([]);
+  });
+});

@@ -460,6 +460,10 @@ export const PODIUM_EVENT_TABLE: Readonly<Record<string, Row>> = {
 
 /** The table key that selects the row for `frame`, or `undefined` (see the module comment for the order). */
 export function podiumEventName(frame: Record<string, unknown>): string | undefined {
+  return nameCandidates(frame).find((c) => Object.hasOwn(PODIUM_EVENT_TABLE, c));
+}
+
+function nameCandidates(frame: Record<string, unknown>): string[] {
   const content = isRecord(frame.content) ? frame.content : {};
   const candidates = [
     content.event_type,
@@ -467,11 +471,30 @@ export function podiumEventName(frame: Record<string, unknown>): string | undefi
     frame.messageType,
     isControlType(frame.type) ? undefined : frame.type,
   ];
-  return candidates.find((c): c is string => typeof c === 'string' && Object.hasOwn(PODIUM_EVENT_TABLE, c));
+  return candidates.filter((c): c is string => typeof c === 'string');
 }
 
+/** Whether the core table maps this upstream name (an extension may not replace a core row). */
+export function isPodiumEventName(name: string): boolean {
+  return Object.hasOwn(PODIUM_EVENT_TABLE, name);
+}
+
+/**
+ * A row contributed by an extension (docs/extending.md) for an upstream name the core table does not
+ * have: the frame's `content` → 0…n events. Consulted only when no core row matches; a rule that
+ * throws maps the frame to nothing.
+ */
+export type UpstreamEventRule = (
+  content: Record<string, unknown>,
+  ctx: PodiumMapContext,
+) => UnsequencedEvent[];
+
 /** Maps one upstream frame to gateway events (0, 1 or many). Never throws. */
-export function mapPodiumEvent(ctx: PodiumMapContext, frame: unknown): MappedEvent[] {
+export function mapPodiumEvent(
+  ctx: PodiumMapContext,
+  frame: unknown,
+  extraRules?: ReadonlyMap<string, UpstreamEventRule>,
+): MappedEvent[] {
   if (!isRecord(frame)) return [];
   const content: Content = isRecord(frame.content) ? frame.content : {};
   const frameTurnId = nonEmpty(content.turn_id);
@@ -492,6 +515,17 @@ export function mapPodiumEvent(ctx: PodiumMapContext, frame: unknown): MappedEve
         ? { event, source: name, stopped: true }
         : { event, source: name },
     );
+  }
+
+  if (extraRules !== undefined && extraRules.size > 0) {
+    const extra = nameCandidates(frame).find((c) => extraRules.has(c));
+    if (extra !== undefined) {
+      try {
+        return extraRules.get(extra)!(content, ctx).map((event) => ({ event, source: extra }));
+      } catch {
+        return [];
+      }
+    }
   }
 
   // Fallback: unknown names with text become a text delta; echoes of our own envelopes never do.

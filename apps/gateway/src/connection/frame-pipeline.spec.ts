@@ -1,6 +1,7 @@
-import { validateSync } from 'class-validator';
-import { CLIENT_MESSAGES, isClientMessageType, type ErrorCode } from '@app/protocol';
+import { Equals, IsString, MaxLength, validateSync } from 'class-validator';
+import { ClientMessageBase, CLIENT_MESSAGES, isClientMessageType, type ErrorCode } from '@app/protocol';
 import { FramePipeline, type FrameResult } from './frame-pipeline';
+import { extensionMessageTable } from './message-extensions';
 
 const MB = 1024 * 1024;
 const TRANSPORT_CODES: ErrorCode[] = ['MESSAGE_TOO_LARGE', 'RATE_LIMITED', 'INVALID_JSON', 'INVALID_MESSAGE'];
@@ -583,5 +584,53 @@ describe('FramePipeline: fixed edge cases', () => {
     expect(Object.prototype.hasOwnProperty.call(msg, '__defineGetter__')).toBe(false);
     expect(msg.clientTs).toBe(5);
     expect(typeof msg.hasOwnProperty).toBe('function');
+  });
+});
+
+describe('FramePipeline with contributed message types', () => {
+  class NoteMessage extends ClientMessageBase {
+    @Equals('ext_note')
+    readonly type = 'ext_note' as const;
+
+    @IsString()
+    @MaxLength(10)
+    text!: string;
+  }
+  const table = extensionMessageTable(
+    [{ type: 'ext_note', dto: NoteMessage, permission: 'session:read' }],
+    isClientMessageType,
+  );
+  const pipeline = new FramePipeline(MB, table);
+
+  it('validates a contributed type with its DTO, copying only declared fields', () => {
+    const ok = expectOk(
+      pipeline.accept(frame({ type: 'ext_note', text: 'hi', extra: 1, requestId: 'r' }), false, open),
+    );
+    expect(ok.message).toBeInstanceOf(NoteMessage);
+    expect(ok.message).toMatchObject({ type: 'ext_note', text: 'hi', requestId: 'r' });
+    expect('extra' in ok.message).toBe(false);
+    const bad = expectError(
+      pipeline.accept(frame({ type: 'ext_note', text: 'x'.repeat(11), requestId: 'r2' }), false, open),
+      'INVALID_MESSAGE',
+    );
+    expect(bad.requestId).toBe('r2');
+  });
+
+  it('leaves the core types as they are and other names unknown', () => {
+    expectOk(pipeline.accept(frame({ type: 'ping' }), false, open));
+    expectError(pipeline.accept(frame({ type: 'ext_other' }), false, open), 'INVALID_MESSAGE');
+    expectError(
+      new FramePipeline(MB).accept(frame({ type: 'ext_note', text: 'hi' }), false, open),
+      'INVALID_MESSAGE',
+    );
+  });
+
+  it('refuses at boot a contributed type that the core or another extension defines, or a bad name', () => {
+    const as = (type: string) => ({ type, dto: NoteMessage, permission: 'session:read' as const });
+    expect(() => extensionMessageTable([as('ping')], isClientMessageType)).toThrow(/already defined/);
+    expect(() => extensionMessageTable([as('ext_a'), as('ext_a')], isClientMessageType)).toThrow(
+      /already defined/,
+    );
+    expect(() => extensionMessageTable([as('Ext-A')], isClientMessageType)).toThrow(/lower_snake_case/);
   });
 });

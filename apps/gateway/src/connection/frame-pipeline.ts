@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { getMetadataStorage, validateSync } from 'class-validator';
 import { CLIENT_MESSAGES, isClientMessageType, type ClientMessage, type ErrorCode } from '@app/protocol';
+import type { ClientMessageExtension } from './message-extensions';
 
 export type FrameResult =
   | { ok: true; message: ClientMessage; /** the frame as received (forwarded as is) */ text: string }
@@ -45,7 +46,11 @@ function keysOf(cls: new () => unknown): ReadonlySet<string> {
  * → JSON → schema. Total: every input yields a message or a protocol error.
  */
 export class FramePipeline {
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    /** Message types contributed by extension modules (docs/extending.md), by name. */
+    private readonly extensions: ReadonlyMap<string, ClientMessageExtension> = new Map(),
+  ) {}
 
   accept(data: Buffer, isBinary: boolean, rateWait: () => number): FrameResult {
     if (data.length > this.maxBytes) {
@@ -96,11 +101,15 @@ export class FramePipeline {
     const raw = parsed as Record<string, unknown>;
     const requestId =
       typeof raw.requestId === 'string' && raw.requestId.length <= 128 ? raw.requestId : undefined;
-    if (!isClientMessageType(raw.type)) {
+    const cls = isClientMessageType(raw.type)
+      ? CLIENT_MESSAGES[raw.type]
+      : typeof raw.type === 'string' && this.extensions.size > 0
+        ? this.extensions.get(raw.type)?.dto
+        : undefined;
+    if (!cls) {
       const shown = typeof raw.type === 'string' ? `"${raw.type.slice(0, 64)}"` : 'missing';
       return { ok: false, code: 'INVALID_MESSAGE', message: `Unknown message type ${shown}`, requestId };
     }
-    const cls = CLIENT_MESSAGES[raw.type];
     const dto = new cls() as unknown as Record<string, unknown>;
     // Only declared fields are copied: unknown ones (including `__proto__` and names of Object's own
     // methods) are ignored, as the protocol says.

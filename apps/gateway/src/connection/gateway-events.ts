@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import type { SessionId, TenantId } from '@app/common';
-import type { ErrorCode } from '@app/protocol';
+import type { ErrorCode, SessionEvent } from '@app/protocol';
 import type { Connection } from './connection';
 
 /**
@@ -16,6 +16,13 @@ export interface GatewayEventMap {
   'connection.error_sent': { code: ErrorCode };
   /** A session is becoming live on this instance (before its first write). */
   'live.session_opening': { tenantId: TenantId; sessionId: SessionId };
+  /** A session was created (its registry row is written). */
+  'session.created': { tenantId: TenantId; sessionId: SessionId; createdBy: string };
+  /**
+   * A durable session event was published (sequenced, queued to the writer, sent to the viewers).
+   * Emitted only while someone listens: without a listener, publishing pays one `hasListeners` check.
+   */
+  'session.event_published': { tenantId: TenantId; sessionId: SessionId; event: SessionEvent };
   /** A session is being deleted: its live side is torn down and its database closed; its row goes next. */
   'session.deleted': { tenantId: TenantId; sessionId: SessionId };
 }
@@ -29,6 +36,11 @@ export class GatewayEvents {
 
   emit<K extends GatewayEventName>(name: K, payload: GatewayEventMap[K]): void {
     this.emitter.emit(name, payload);
+  }
+
+  /** Whether anyone listens to `name` (for emitters on a hot path, to skip building the payload). */
+  hasListeners(name: GatewayEventName): boolean {
+    return this.emitter.hasListeners(name).valueOf();
   }
 }
 

@@ -1,4 +1,4 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import {
   can,
@@ -9,6 +9,7 @@ import {
   type ClientMessage,
 } from '@app/protocol';
 import { ConnectionRegistry } from './connection-registry';
+import { CLIENT_MESSAGE_EXTENSIONS, type ClientMessageExtension } from './message-extensions';
 
 /**
  * Guards every WebSocket message: before authentication only `authenticate` and `ping` pass
@@ -16,7 +17,14 @@ import { ConnectionRegistry } from './connection-registry';
  */
 @Injectable()
 export class MessageGuard implements CanActivate {
-  constructor(private readonly registry: ConnectionRegistry) {}
+  private readonly extensions: ReadonlyMap<string, ClientMessageExtension>;
+
+  constructor(
+    private readonly registry: ConnectionRegistry,
+    @Optional() @Inject(CLIENT_MESSAGE_EXTENSIONS) extensions?: ClientMessageExtension[],
+  ) {
+    this.extensions = new Map((extensions ?? []).map((e) => [e.type, e]));
+  }
 
   canActivate(context: ExecutionContext): boolean {
     const ws = context.switchToWs();
@@ -27,7 +35,7 @@ export class MessageGuard implements CanActivate {
       if (PRE_AUTH_MESSAGES.has(message.type)) return true;
       throw new DomainError('UNAUTHENTICATED');
     }
-    const permission = permissionFor(message);
+    const permission = this.extensions.get(message.type)?.permission ?? permissionFor(message);
     if (permission && !can(conn.identity.role, permission)) throw new ForbiddenError();
     return true;
   }

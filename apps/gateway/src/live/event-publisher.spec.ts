@@ -102,3 +102,31 @@ describe('EventPublisher seq reservation', () => {
     expect(await persistedLastSeq(active)).toBe(3);
   });
 });
+
+describe('EventPublisher session.event_published', () => {
+  it('is emitted for each durable event while someone listens, never for live-only ones', async () => {
+    const active = await fx.active();
+    const seen: Array<{ sessionId: string; type: string; seq: number }> = [];
+    const listener = (e: { sessionId: string; event: { type: string; seq: number } }) =>
+      seen.push({ sessionId: e.sessionId, type: e.event.type, seq: e.event.seq });
+    fx.publisher.publish(active, userMessage(active, 'before anyone listens'));
+    fx.emitter.on('session.event_published', listener);
+    try {
+      fx.publisher.publish(active, userMessage(active, 'm1'));
+      fx.publisher.publish(active, {
+        type: 'text_delta',
+        sessionId: active.sessionId,
+        turnId: 't1',
+        text: 'x',
+      });
+      fx.publisher.publish(active, userMessage(active, 'm2'));
+    } finally {
+      fx.emitter.off('session.event_published', listener);
+    }
+    fx.publisher.publish(active, userMessage(active, 'after'));
+    expect(seen).toEqual([
+      { sessionId: active.sessionId, type: 'user_message', seq: 2 },
+      { sessionId: active.sessionId, type: 'user_message', seq: 4 },
+    ]);
+  });
+});

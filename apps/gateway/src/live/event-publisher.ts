@@ -6,6 +6,7 @@ import type { AllConfig } from '../config';
 import { withRequestId, type Connection } from '../connection/connection';
 import type { ActiveSession } from './active-session';
 import { Broadcaster, sessionTopic, tenantTopic } from '../connection/broadcaster';
+import { GatewayEvents } from '../connection/gateway-events';
 
 export interface PublishTarget {
   /** The requester: gets the frame once, with its requestId, in stream order. */
@@ -38,6 +39,7 @@ export class EventPublisher {
     private readonly store: SessionStore,
     private readonly registry: TenantRegistry,
     config: ConfigService<AllConfig, true>,
+    private readonly events: GatewayEvents,
   ) {
     this.block = config.get('app', { infer: true }).sessions.seqReserveBlock;
   }
@@ -96,6 +98,13 @@ export class EventPublisher {
     });
     if (target.directTo) {
       target.directTo.sendFrame(withRequestId(frame, target.requestId), false);
+    }
+    if (durable && this.events.hasListeners('session.event_published')) {
+      this.events.emit('session.event_published', {
+        tenantId: active.tenantId,
+        sessionId: active.sessionId,
+        event: full,
+      });
     }
   }
 

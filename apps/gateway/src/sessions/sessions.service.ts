@@ -65,6 +65,11 @@ export class SessionsService {
       lastActivityAt: null,
     });
     await this.registry.insertSession(identity.tenantId, row);
+    this.events.emit('session.created', {
+      tenantId: identity.tenantId,
+      sessionId: row.id as SessionId,
+      createdBy: identity.userId,
+    });
     return this.announce(conn, identity.tenantId, {
       type: 'session_created',
       session: this.meta(identity.tenantId, row),
