@@ -3,9 +3,13 @@ import type { SessionEvent, SessionHandle } from '@app/client/sdk/node';
 import { DURABLE_EVENT_TYPES } from '@app/protocol';
 
 /** Helpers of the SDK suites: what the application saw, what the gateway stored, and their comparison. */
-export async function eventually(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

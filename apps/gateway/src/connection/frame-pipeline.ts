@@ -91,7 +91,7 @@ export class FramePipeline {
       };
     }
     const result = this.validate(parsed);
-    return result.ok ? { ...result, text } : result;
+    return result.ok ? { ok: true, message: result.message, text } : result;
   }
 
   validate(parsed: unknown): { ok: true; message: ClientMessage } | Exclude<FrameResult, { ok: true }> {
