@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import type {
+  BatchFrame,
   ClientMessageInput,
   ErrorCode,
   ErrorEvent,
@@ -48,8 +49,11 @@ export class DiminuendoClient {
   welcome?: WelcomeEvent;
   clientId?: string;
   identity?: Identity;
-  /** Every event received, in order (bounded by `maxLog`). */
+  /** Every event received, in order (bounded by `maxLog`); a v2 batch's events each on their own. */
   readonly log: Received[] = [];
+  /** WebSocket frames received, and how many of them were v2 batches (protocol.md §2.1). */
+  framesReceived = 0;
+  batchesReceived = 0;
   maxLog = 100_000;
   readonly closed: Promise<{ code: number; reason: string }>;
   private readonly listeners = new Map<string, Set<Listener>>();
@@ -214,12 +218,22 @@ export class DiminuendoClient {
   }
 
   private receive(text: string): void {
-    let event: Received;
+    let frame: Received | BatchFrame;
     try {
-      event = JSON.parse(text) as Received;
+      frame = JSON.parse(text) as Received | BatchFrame;
     } catch {
       return;
     }
+    this.framesReceived++;
+    if (frame.type === 'batch') {
+      this.batchesReceived++;
+      for (const event of (frame as BatchFrame).events) this.dispatch(event);
+    } else {
+      this.dispatch(frame as Received);
+    }
+  }
+
+  private dispatch(event: Received): void {
     if (this.log.length < this.maxLog) this.log.push(event);
     if (event.requestId !== undefined) {
       const p = this.pending.get(event.requestId);

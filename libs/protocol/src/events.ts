@@ -2,8 +2,10 @@
 import type { ErrorCode } from './errors';
 import type { HistoryMessage, Identity, Member, SessionMeta, SessionState } from './session';
 
+/** The version of a connection that states no preference. */
 export const PROTOCOL_VERSION = 1;
-export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = [1];
+/** 2 = coalesced delivery: a turn's frames arrive as one `batch` frame (protocol.md §2.1). */
+export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = [1, 2];
 
 /** Fields the publisher stamps on every session-scoped pipeline event. */
 export interface Sequenced {
@@ -438,6 +440,18 @@ export const DURABLE_EVENT_TYPES: ReadonlySet<SessionEventType> = new Set<Sessio
 export function isDurable(type: SessionEventType): boolean {
   return DURABLE_EVENT_TYPES.has(type);
 }
+
+/**
+ * Protocol v2's envelope: the frames one connection was sent during one event-loop turn, in order, each
+ * exactly as v1 would have sent it alone. Never nested; a turn with one frame sends it unwrapped.
+ */
+export interface BatchFrame {
+  type: 'batch';
+  events: ServerEvent[];
+}
+
+/** What one WebSocket frame from the gateway holds. */
+export type WireFrame = ServerEvent | BatchFrame;
 
 /** Close codes (protocol.md §4.4). */
 export const CloseCode = {

@@ -4,6 +4,7 @@ import type { AuthIdentity } from '@app/auth';
 import { SlidingWindow } from '@app/auth';
 import { CloseCode, type ErrorCode, type ServerEvent } from '@app/protocol';
 import { ReplyQueue } from './reply-queue';
+import { PendingFrames, turnOutbox, type Coalescing, type RunSlot } from './turn-outbox';
 
 export interface SendLimits {
   /** Above this many buffered bytes, ephemeral frames are skipped for this socket. */
@@ -46,7 +47,7 @@ interface Hold {
 }
 
 /** Per-socket state: identity, joined sessions, rate window, and the one typed `send()`. */
-export class Connection {
+export class Connection implements Coalescing {
   identity?: AuthIdentity;
   /**
    * The user and tenant this socket speaks for, fixed by its first successful verification (set before
@@ -74,6 +75,8 @@ export class Connection {
   private readonly relay?: { relayFrame(frame: string, ephemeral: boolean): void };
   /** Answers to this connection's frames, in the order the frames arrived. */
   readonly replies = new ReplyQueue((frame) => this.sendFrame(frame, false));
+  /** Protocol v2: this turn's frames, sent as one frame at the turn's end (turn-outbox.ts). */
+  private readonly pending?: PendingFrames;
 
   constructor(
     readonly id: string,
@@ -89,6 +92,13 @@ export class Connection {
     this.rate = new SlidingWindow(rate.max, rate.windowMs);
     const relay = socket as unknown as Partial<NonNullable<Connection['relay']>>;
     if (typeof relay.relayFrame === 'function') this.relay = relay as NonNullable<Connection['relay']>;
+    // A relayed client's frames are coalesced by its own instance, on the real socket.
+    else if (protocolVersion >= 2) this.pending = new PendingFrames();
+  }
+
+  /** Frames to this connection are coalesced per event-loop turn (protocol v2). */
+  get coalesces(): boolean {
+    return this.pending !== undefined;
   }
 
   /** A client connected to another instance, hosted here because this instance owns its tenant. */
@@ -132,16 +142,17 @@ export class Connection {
    * Sends an already-serialised frame, applying the slow-consumer policy: ephemeral frames are skipped
    * above `skipBytes` buffered; above `closeBytes`, or above `skipBytes` for longer than `stallMs`, the
    * socket is closed with 1013. Durable frames are never skipped.
-   * Answers false when the frame was not sent.
+   * Answers false when the frame was not sent. On a v2 connection the frame is queued for the end of
+   * the turn; `slot` says where a broadcast frame sits in its topic's run (shared batches).
    */
-  sendFrame(frame: string, ephemeral: boolean): boolean {
+  sendFrame(frame: string, ephemeral: boolean, slot?: RunSlot): boolean {
     if (!this.isOpen) return false;
     if (this.relay) {
       // The client's own instance applies this policy to the real socket.
       this.relay.relayFrame(frame, ephemeral);
       return true;
     }
-    const buffered = this.socket.bufferedAmount;
+    const buffered = this.socket.bufferedAmount + (this.pending?.length ?? 0);
     if (buffered > this.limits.skipBytes) {
       if (buffered > this.limits.closeBytes) {
         this.cutSlowConsumer(buffered);
@@ -161,8 +172,20 @@ export class Connection {
     } else if (this.congestedSince !== undefined && this.stallTimer === undefined) {
       this.congestedSince = undefined;
     }
-    this.socket.send(frame);
+    if (this.pending) {
+      this.pending.add(frame, slot);
+      turnOutbox.schedule(this);
+    } else {
+      this.socket.send(frame);
+    }
     return true;
+  }
+
+  /** Sends this turn's queued frames: one frame, or one batch (protocol v2). */
+  flushPending(): void {
+    const data = this.pending?.take();
+    if (data === undefined || this.socket.readyState !== 1) return;
+    this.socket.send(data, { binary: false });
   }
 
   private cutSlowConsumer(buffered: number): void {
@@ -175,7 +198,7 @@ export class Connection {
    * A frame published on a session topic: held while that session's join is being answered. Past the
    * hold's bound the socket is closed with 1013 (the client rejoins with `afterSeq`).
    */
-  deliver(frame: string, ephemeral: boolean, sessionId?: string, seq?: number): void {
+  deliver(frame: string, ephemeral: boolean, sessionId?: string, seq?: number, slot?: RunSlot): void {
     if (sessionId !== undefined) {
       const hold = this.holds.get(sessionId);
       if (hold) {
@@ -193,7 +216,7 @@ export class Connection {
         return;
       }
     }
-    this.sendFrame(frame, ephemeral);
+    this.sendFrame(frame, ephemeral, slot);
   }
 
   /** Starts holding back live frames of a session, up to `maxBytes` of them (idempotent). */
@@ -214,6 +237,11 @@ export class Connection {
 
   close(code: number, reason: string): void {
     if (this.closing) return;
+    // What this turn already sent (e.g. `server_shutdown`) leaves before the close frame.
+    if (this.pending?.size) {
+      turnOutbox.forget(this);
+      this.flushPending();
+    }
     this.closing = true;
     this.replies.clear();
     if (this.authDeadline) clearTimeout(this.authDeadline);

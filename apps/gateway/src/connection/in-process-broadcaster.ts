@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { ServerEvent } from '@app/protocol';
 import type { Connection } from './connection';
 import { Broadcaster, type PublishOptions } from './broadcaster';
+import { turnOutbox, type RunSlot } from './turn-outbox';
 
 @Injectable()
 export class InProcessBroadcaster extends Broadcaster {
@@ -33,8 +34,12 @@ export class InProcessBroadcaster extends Broadcaster {
     const set = this.subscribers.get(topic);
     const ephemeral = options.ephemeral === true;
     if (set) {
+      // v2 connections share one batch per run of frames (turn-outbox.ts).
+      let slot: RunSlot | undefined;
       for (const conn of set) {
-        if (conn !== options.except) conn.deliver(frame, ephemeral, options.sessionId, options.seq);
+        if (conn === options.except) continue;
+        if (conn.coalesces) slot ??= turnOutbox.slot(topic, frame);
+        conn.deliver(frame, ephemeral, options.sessionId, options.seq, slot);
       }
     }
     if (options.alsoTopic) {

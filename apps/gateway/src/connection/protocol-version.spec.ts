@@ -2,8 +2,8 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '@app/protocol';
 import { negotiateProtocolVersion } from './protocol-version';
 
 describe('negotiateProtocolVersion (protocol.md §3.2)', () => {
-  it('the gateway supports exactly version 1', () => {
-    expect([...SUPPORTED_PROTOCOL_VERSIONS]).toEqual([1]);
+  it('the gateway supports versions 1 and 2', () => {
+    expect([...SUPPORTED_PROTOCOL_VERSIONS]).toEqual([1, 2]);
   });
 
   it.each([[undefined], ['/ws'], ['/'], ['/ws?token=abc'], ['/ws?protocol=2']])(
@@ -16,12 +16,13 @@ describe('negotiateProtocolVersion (protocol.md §3.2)', () => {
   it.each([
     ['/ws?protocolVersion=1', 1],
     ['/ws?protocolVersions=1', 1],
-    ['/ws?protocolVersions=1,2', 1],
-    ['/ws?protocolVersions=2,1', 1],
-    ['/ws?protocolVersions=%201%20,%202', 1],
+    ['/ws?protocolVersions=1,2', 2],
+    ['/ws?protocolVersions=2,1', 2],
+    ['/ws?protocolVersions=%201%20,%202', 2],
     ['/ws?protocolVersions=abc,1', 1],
-    ['/ws?protocolVersion=2', null],
-    ['/ws?protocolVersions=2,3', null],
+    ['/ws?protocolVersion=2', 2],
+    ['/ws?protocolVersions=2,3', 2],
+    ['/ws?protocolVersions=3,4', null],
     ['/ws?protocolVersion=0', null],
     ['/ws?protocolVersion=-1', null],
     ['/ws?protocolVersion=1.5', null],
@@ -46,12 +47,12 @@ describe('negotiateProtocolVersion (protocol.md §3.2)', () => {
   });
 });
 
-describe('negotiateProtocolVersion with a gateway supporting {1, 2}', () => {
+describe('negotiateProtocolVersion with a gateway supporting only {1}', () => {
   let negotiate: typeof negotiateProtocolVersion;
 
   beforeAll(() => {
     jest.isolateModules(() => {
-      jest.doMock('@app/protocol', () => ({ SUPPORTED_PROTOCOL_VERSIONS: [1, 2] }));
+      jest.doMock('@app/protocol', () => ({ SUPPORTED_PROTOCOL_VERSIONS: [1] }));
       negotiate = (require('./protocol-version') as typeof import('./protocol-version'))
         .negotiateProtocolVersion;
     });
@@ -62,13 +63,12 @@ describe('negotiateProtocolVersion with a gateway supporting {1, 2}', () => {
   it.each([
     ['/ws', 1],
     ['/ws?protocolVersion=1', 1],
-    ['/ws?protocolVersion=2', 2],
-    ['/ws?protocolVersions=1,2', 2],
-    ['/ws?protocolVersions=2,1', 2],
-    ['/ws?protocolVersions=1,2,3', 2],
-    ['/ws?protocolVersions=1,3', 1],
+    ['/ws?protocolVersion=2', null],
+    ['/ws?protocolVersions=1,2', 1],
+    ['/ws?protocolVersions=2,1', 1],
+    ['/ws?protocolVersions=1,2,3', 1],
     ['/ws?protocolVersions=3,4', null],
-  ])('picks the highest common version: %s → %p', (url, expected) => {
+  ])('an SDK offering 1,2 still reaches a v1 gateway: %s → %p', (url, expected) => {
     expect(negotiate(url)).toBe(expected);
   });
 });

@@ -87,6 +87,48 @@ describe('Diminuendo client on the wire', () => {
     client.close();
   });
 
+  it('offers protocol versions 1 and 2 unless the URL or the options say otherwise', async () => {
+    await new Diminuendo({ url: 'http://gw', token: 't', WebSocket: WireSocket }).connect();
+    await new Diminuendo({
+      url: 'http://gw/ws?protocolVersion=1',
+      token: 't',
+      WebSocket: WireSocket,
+    }).connect();
+    await new Diminuendo({
+      url: 'http://gw',
+      token: 't',
+      WebSocket: WireSocket,
+      protocolVersions: [1],
+    }).connect();
+    expect(WireSocket.opened.map((ws) => ws.url)).toEqual([
+      'ws://gw/ws?protocolVersions=1%2C2',
+      'ws://gw/ws?protocolVersion=1',
+      'ws://gw/ws?protocolVersions=1',
+    ]);
+  });
+
+  it('unpacks a v2 batch: each event routed in order, as if it had arrived alone', async () => {
+    const client = new Diminuendo({ url: 'http://gw', token: 'dim_t1_secret', WebSocket: WireSocket });
+    await client.connect();
+    const ws = WireSocket.opened[0];
+    const seen: string[] = [];
+    client.on('frame', (f) => seen.push(`${f.type}:${(f as { requestId?: string }).requestId ?? ''}`));
+    const a = client.request({ type: 'list_sessions' });
+    const b = client.request({ type: 'ping' });
+    const [ra, rb] = ws.sent.slice(-2).map((f) => f.requestId as string);
+    ws.push({
+      type: 'batch',
+      events: [
+        { type: 'heartbeat', ts: 1 },
+        { type: 'session_list', sessions: [], requestId: ra },
+        { type: 'pong', ts: 2, requestId: rb },
+      ],
+    });
+    await expect(a).resolves.toMatchObject({ type: 'session_list' });
+    await expect(b).resolves.toMatchObject({ type: 'pong' });
+    expect(seen).toEqual(['heartbeat:', `session_list:${ra}`, `pong:${rb}`]);
+  });
+
   it('on close 4001 fetches a fresh token and reconnects', async () => {
     let n = 0;
     const client = new Diminuendo({
@@ -98,7 +140,7 @@ describe('Diminuendo client on the wire', () => {
     const states: string[] = [];
     client.on('state', (s) => states.push(s));
     await client.connect();
-    expect(WireSocket.opened[0].url).toBe('wss://gw.example/ws');
+    expect(WireSocket.opened[0].url).toBe('wss://gw.example/ws?protocolVersions=1%2C2');
     WireSocket.opened[0].close(4001, 'token expired');
     await until(() => client.state === 'open' && WireSocket.opened.length === 2);
     expect(WireSocket.opened[1].sent[0]).toMatchObject({ type: 'authenticate', token: 'token-2' });

@@ -6,6 +6,7 @@ import { SessionList } from './session-list';
 import type {
   ClientMessage,
   ConnectedEvent,
+  BatchFrame,
   ErrorEvent,
   Frame,
   Identity,
@@ -60,6 +61,11 @@ export interface DiminuendoOptions {
   refreshBeforeExpiryMs?: number;
   /** Source of randomness for jitter (tests). Default Math.random. */
   random?: () => number;
+  /**
+   * Protocol versions offered, the highest common one wins. Default `[1, 2]`: version 2 coalesces the
+   * frames of one server turn into one `batch` frame, which the SDK unpacks (same events, same order).
+   */
+  protocolVersions?: number[];
 }
 
 export interface RequestOptions {
@@ -296,7 +302,7 @@ export class Diminuendo {
     }
     let ws: WebSocketLike;
     try {
-      ws = new Ctor(wsUrl(this.options.url));
+      ws = new Ctor(wsUrl(this.options.url, this.options.protocolVersions ?? [1, 2]));
     } catch (err) {
       this.fail(new DiminuendoError('REFUSED', `cannot open ${this.options.url}: ${String(err)}`));
       return;
@@ -323,14 +329,25 @@ export class Diminuendo {
   }
 
   private receive(text: string): void {
-    let frame: Frame;
+    let frame: Frame | BatchFrame;
     try {
-      frame = JSON.parse(text) as Frame;
+      frame = JSON.parse(text) as Frame | BatchFrame;
     } catch {
       return;
     }
     this.lastReceivedAt = Date.now();
     this.pingSent = false;
+    if (frame.type !== 'batch') return this.route(frame);
+    const ws = this.ws;
+    for (const event of frame.events) {
+      // A handler may close or replace the socket: the rest of the batch belongs to the old one.
+      if (this.ws !== ws) return;
+      this.route(event);
+    }
+  }
+
+  /** One event, whether it arrived alone or in a v2 batch. */
+  private route(frame: Frame): void {
     this.events.emit('frame', frame);
     switch (frame.type) {
       case 'welcome':
@@ -589,10 +606,16 @@ function isSessionEvent(frame: Frame): frame is SessionEvent & { requestId?: str
   );
 }
 
-/** `https://h` → `wss://h/ws`; a URL already ending in `/ws` is kept. */
-export function wsUrl(url: string): string {
+/**
+ * `https://h` → `wss://h/ws`; a URL already ending in `/ws` is kept. `protocolVersions` is added to the
+ * query unless the URL names versions itself.
+ */
+export function wsUrl(url: string, protocolVersions?: readonly number[]): string {
   const target = new URL(url.replace(/^http/, 'ws'));
   if (!target.pathname.endsWith('/ws')) target.pathname = target.pathname.replace(/\/?$/, '/ws');
+  const query = target.searchParams;
+  if (protocolVersions?.length && !query.has('protocolVersions') && !query.has('protocolVersion'))
+    query.set('protocolVersions', protocolVersions.join(','));
   return target.toString();
 }
 

@@ -50,5 +50,10 @@ export type ClientMessage =
 
 /** A frame as received: any server event, possibly echoing the `requestId` of the message it answers. */
 export type Frame = ServerEvent & { requestId?: string };
+/** Protocol v2: the frames of one server turn in one WebSocket frame, in order (unpacked by the client). */
+export interface BatchFrame {
+  type: 'batch';
+  events: Frame[];
+}
 /** A session event as the application sees it (without the transport's `requestId`). */
 export type DeliveredEvent = SessionEvent;
