@@ -1,5 +1,6 @@
 export * from './api-key-verifier';
 export * from './auth.config';
+export type { AuthEventMap } from './auth.events';
 export * from './auth.module';
 export { AUTH_OPTIONS } from './auth.module-definition';
 export * from './auth.service';
