@@ -251,14 +251,17 @@ describe('RemoteHost (real Redis, two instances in one process)', () => {
 
   it('closes the clients of an instance whose process is gone', async () => {
     const client = await hostedClient();
+    const closed: number[] = [];
+    client.socket.on('close', (code: number) => closed.push(code));
     await a.stop();
     await eventually(
-      async () => host.count,
-      (n) => n === 0,
+      async () => closed,
+      (c) => c.length === 1,
       10_000,
-      'the clients dropped',
+      'the hosted socket closed',
     );
-    expect(client.socket.readyState).toBe(3);
+    expect(closed).toEqual([CloseCode.SERVICE_RESTART]);
+    expect(host.count).toBe(0);
   });
 
   it('drops unsigned and badly signed messages (counted): nobody is hosted on their word', async () => {
