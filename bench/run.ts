@@ -1,7 +1,8 @@
 /**
  * Runs the benchmarks: `npm run bench` (all), `npm run bench -- P1 P5` (some), `--quick` (smoke run),
- * `--hold=SECONDS` (P4 hold time). Prints a table and writes bench/results/<timestamp>.json.
+ * `--hold=SECONDS` (P4 hold time), `--p4-conns=N` (P4 connection count). Prints a table and writes bench/results/<timestamp>.json.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { fmt, type BenchContext, type BenchResult, type Row } from './lib/common
 
 const BENCHMARKS: Record<string, string> = {
   P1: './benchmarks/p1-fanout',
+  P1S: './benchmarks/p1-sweeps',
   P2: './benchmarks/p2-latency',
   P3: './benchmarks/p3-persistence',
   P4: './benchmarks/p4-idle-connections',
@@ -85,6 +87,12 @@ async function main(): Promise<void> {
     ),
   );
   console.log(`\nresults: ${file} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  if (results.some((r) => r.id === 'P1S')) {
+    // a full run redraws the charts of docs/images; a quick run only says how
+    const chart = join(__dirname, 'chart.js');
+    if (quick) console.log(`charts: node bench/chart.js ${file}`);
+    else process.stdout.write(execFileSync(process.execPath, [chart, file]));
+  }
   if (failures.length) process.exitCode = 1;
 }
 
