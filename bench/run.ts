@@ -26,6 +26,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
   const hold = args.find((a) => a.startsWith('--hold='));
+  const p4Conns = args.find((a) => a.startsWith('--p4-conns='));
   const names = args.filter((a) => !a.startsWith('--')).map((a) => a.toUpperCase());
   const unknown = names.filter((n) => !BENCHMARKS[n]);
   if (unknown.length)
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
   const ctx: BenchContext = {
     quick,
     holdSeconds: hold ? Number(hold.slice('--hold='.length)) : quick ? 10 : 300,
+    p4Conns: p4Conns ? Number(p4Conns.slice('--p4-conns='.length)) : undefined,
     log: (line) => console.error(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`),
   };
   const machine = {
