@@ -104,7 +104,6 @@ void (async () => {
     format: 'cjs',
     // Nest resolves providers by class and logs class names: keep every name as written.
     keepNames: true,
-    minifySyntax: !!process.env.MINS,
     sourcemap: 'linked',
     external: EXTERNAL,
     plugins: [optionalPackages],
