@@ -62,7 +62,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     const negotiated = negotiateProtocolVersion(req.url);
     const log = this.logger.logger.child({ connId: id });
     const conn = this.register(id, socket, ip, negotiated ?? PROTOCOL_VERSION, log);
-    log.info({ ip }, 'connection opened');
+    log.debug({ ip }, 'connection opened');
 
     const devMode = this.auth.devMode;
     conn.send({ type: 'welcome', protocolVersion: conn.protocolVersion, requiresAuth: !devMode });
@@ -226,7 +226,11 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     if (conn.expiryTimer) clearTimeout(conn.expiryTimer);
     if (conn.identity) this.broadcaster.unsubscribe(tenantTopic(conn.identity.tenantId), conn);
     this.events.emit('connection.closed', conn);
-    conn.log.info('connection closed');
+    // The connection's one info line (opened and authenticated are at debug).
+    conn.log.info(
+      { ip: conn.ip, via: conn.identity?.via ?? null, role: conn.identity?.role ?? null },
+      'connection closed',
+    );
   }
 
   /**
@@ -246,7 +250,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     }
     if (previous) this.broadcaster.unsubscribe(tenantTopic(previous.tenantId), conn);
     this.setIdentity(conn, identity);
-    conn.log.info({ via: identity.via, role: identity.role, owner: conn.forward?.owner }, 'authenticated');
+    conn.log.debug({ via: identity.via, role: identity.role, owner: conn.forward?.owner }, 'authenticated');
   }
 
   private bindHere(conn: Connection, identity: AuthIdentity): void {
@@ -259,7 +263,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     void this.tenants
       .ensure(identity.tenantId)
       .catch((err) => conn.log.error({ err }, 'tenant registry unavailable'));
-    conn.log.info({ via: identity.via, role: identity.role }, 'authenticated');
+    conn.log.debug({ via: identity.via, role: identity.role }, 'authenticated');
   }
 
   private setIdentity(conn: Connection, identity: AuthIdentity): void {
