@@ -3,7 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-export const GATEWAY_ENTRY = resolve(__dirname, '../../dist/apps/gateway/apps/gateway/src/main.js');
+/** The production entry point (npm start, the image): the bundled gateway, scripts/bundle-gateway.js. */
+export const GATEWAY_ENTRY = resolve(__dirname, '../../dist/gateway/main.js');
 /** The gateway with the worked example extension of docs/extending.md. */
 export const AUDIT_EXTENSION_ENTRY = resolve(
   __dirname,

@@ -171,15 +171,16 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<void> {
   app
     .get(TenantLeases)
     .advertise(advertisedUrl(config.get('cluster', { infer: true }), appConfig.host, port));
-  log.info(
-    { port },
-    `Gateway listening on ${appConfig.host}:${port}${appConfig.devMode ? ' (dev mode — auth bypassed)' : ''}`,
-  );
+  // The warning comes first: whoever waits for the "listening" line has it already.
   if (appConfig.devMode && !isLoopback(appConfig.host)) {
     log.warn(
       `dev mode on ${appConfig.host} (HOST): anyone who reaches this address is owner of tenant dev, without authentication`,
     );
   }
+  log.info(
+    { port },
+    `Gateway listening on ${appConfig.host}:${port}${appConfig.devMode ? ' (dev mode — auth bypassed)' : ''}`,
+  );
 }
 
 function isLoopback(host: string): boolean {

@@ -60,7 +60,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     const negotiated = negotiateProtocolVersion(req.url);
     const log = this.logger.logger.child({ connId: id });
     const conn = this.register(id, socket, ip, negotiated ?? PROTOCOL_VERSION, log);
-    log.info({ ip }, 'connection opened');
+    log.debug({ ip }, 'connection opened');
 
     const devMode = this.auth.devMode;
     conn.send({ type: 'welcome', protocolVersion: conn.protocolVersion, requiresAuth: !devMode });
@@ -224,7 +224,11 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     if (conn.expiryTimer) clearTimeout(conn.expiryTimer);
     if (conn.identity) this.membership.leave(conn, conn.identity.tenantId);
     this.events.emit('connection.closed', conn);
-    conn.log.info('connection closed');
+    // The connection's one info line (opened and authenticated are at debug).
+    conn.log.info(
+      { ip: conn.ip, via: conn.identity?.via ?? null, role: conn.identity?.role ?? null },
+      'connection closed',
+    );
   }
 
   /**
@@ -244,7 +248,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     }
     if (previous) this.membership.leave(conn, previous.tenantId);
     this.setIdentity(conn, identity);
-    conn.log.info({ via: identity.via, role: identity.role, owner: conn.forward?.owner }, 'authenticated');
+    conn.log.debug({ via: identity.via, role: identity.role, owner: conn.forward?.owner }, 'authenticated');
   }
 
   private bindHere(conn: Connection, identity: AuthIdentity): void {
@@ -256,7 +260,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     void this.membership
       .join(conn, identity.tenantId)
       .catch((err) => conn.log.error({ err }, 'tenant registry unavailable'));
-    conn.log.info({ via: identity.via, role: identity.role }, 'authenticated');
+    conn.log.debug({ via: identity.via, role: identity.role }, 'authenticated');
   }
 
   private setIdentity(conn: Connection, identity: AuthIdentity): void {
