@@ -8,7 +8,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY nest-cli.json tsconfig.json tsconfig.build.json vite.sdk.config.mts ./
-COPY scripts/sdk-size.js ./scripts/
+COPY scripts/sdk-size.js scripts/bundle-gateway.js scripts/gateway-main.js ./scripts/
 COPY apps ./apps
 COPY libs ./libs
 RUN npm run build && npm prune --omit=dev
@@ -32,4 +32,4 @@ EXPOSE 8080 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # The same entry point the test suite runs (test/support/gateway-process.ts).
-CMD ["node", "dist/apps/gateway/apps/gateway/src/main.js"]
+CMD ["node", "dist/gateway/main.js"]

@@ -8,17 +8,8 @@ import { join } from 'node:path';
 import { DiminuendoClient } from '@app/client';
 import { spawn } from 'node:child_process';
 import { GATEWAY_ENTRY } from '../test/support/gateway-process';
-import {
-  emitDurable,
-  getJson,
-  pool,
-  SIM_KEY,
-  simInstanceIds,
-  sleep,
-  startSim,
-  tempDataDir,
-  until,
-} from './lib/common';
+import { getJson, pool, SIM_KEY, simInstanceIds, sleep, startSim, tempDataDir, until } from './lib/common';
+import { emitBulkDurable } from './lib/bulk';
 import { gatewayFanout } from './lib/fanout';
 
 async function main(): Promise<void> {
@@ -38,6 +29,7 @@ async function main(): Promise<void> {
       PODIUM_URL: sim.url,
       PODIUM_API_KEY: SIM_KEY,
       WS_RATE_LIMIT_MAX: '1000000',
+      MAX_ACTIVE_SESSIONS_PER_TENANT: '0',
       WS_BACKPRESSURE_SKIP_BYTES: String(512 << 20),
       WS_BACKPRESSURE_CLOSE_BYTES: String(1024 << 20),
     },
@@ -85,15 +77,17 @@ async function main(): Promise<void> {
     // P9: the profile is the process start itself, up to ready
     await until(async () => (await fetch(`${gw.url}/health/ready`)).status === 200, 10_000, 'ready', 5);
   } else if (what === 'persist') {
+    // P3's load: 100 live sessions without watchers, 500 durable events each through the sim's bulk emit
     const c = await DiminuendoClient.connect(gw.url);
     c.maxLog = 0;
     await pool(Array.from({ length: 100 }), 10, async () => {
       const s = await c.request<any>({ type: 'create_session', agentType: 'echo' });
       await c.request({ type: 'join_session', sessionId: s.session.id });
+      await c.request({ type: 'leave_session', sessionId: s.session.id });
     });
     const ids = await simInstanceIds(sim);
     const base = (await getJson(`${gw.url}/health`)).writer.rows;
-    await emitDurable(sim, ids, 500, 500);
+    await emitBulkDurable(sim, ids, 500);
     await until(
       async () => (await getJson(`${gw.url}/health`)).writer.rows - base >= 50_000,
       120_000,

@@ -1,9 +1,11 @@
 'use strict';
+/* global fetch, URL -- Node 20 globals */
 /**
- * Baseline: the raw `ws` relay. Subscribers connect to `/`; `POST /start {simUrl, apiKey, prompt}`
- * creates an echo instance at the simulator, opens its event socket (the one upstream), sends the
- * prompt, and relays every upstream frame, parsed and serialised once with a `seq`, to every
- * subscriber. No validation, persistence, auth or back-pressure policy: the floor for Node + ws.
+ * Baseline: the raw `ws` relay. Subscribers connect to `/` (or `/?room=NAME`); `POST /start
+ * {simUrl, apiKey, prompt, room?}` creates an echo instance at the simulator, opens its event socket
+ * (the room's one upstream), sends the prompt, and relays every upstream frame, parsed and serialised
+ * once with a `seq`, to every subscriber of the room: one WebSocket frame per event. No validation,
+ * persistence, auth or back-pressure policy: the floor for Node + ws. Several rooms may stream at once.
  */
 const http = require('node:http');
 const WebSocket = require('ws');
@@ -26,7 +28,15 @@ const server = http.createServer((req, res) => {
   res.end('{}');
 });
 const wss = new WebSocket.Server({ server, perMessageDeflate: false });
-wss.on('connection', (ws) => ws.send('{"type":"welcome"}'));
+/** room name → its subscribers */
+const rooms = new Map();
+wss.on('connection', (ws, req) => {
+  const room = new URL(req.url || '/', 'http://x').searchParams.get('room') || '';
+  if (!rooms.has(room)) rooms.set(room, new Set());
+  rooms.get(room).add(ws);
+  ws.on('close', () => rooms.get(room).delete(ws));
+  ws.send('{"type":"welcome"}');
+});
 
 let seq = 0;
 const TYPES = {
@@ -36,7 +46,7 @@ const TYPES = {
   usage: 'usage_update',
 };
 
-async function start({ simUrl, apiKey, prompt }) {
+async function start({ simUrl, apiKey, prompt, room = '' }) {
   const created = await fetch(`${simUrl}/api/v1/instances`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
@@ -51,6 +61,7 @@ async function start({ simUrl, apiKey, prompt }) {
     up.once('open', res);
     up.once('error', rej);
   });
+  const subscribers = rooms.get(room) || new Set();
   up.on('message', (data) => {
     const f = JSON.parse(data.toString());
     const c = f.content || {};
@@ -63,7 +74,7 @@ async function start({ simUrl, apiKey, prompt }) {
       seq: ++seq,
       ts: Date.now(),
     });
-    for (const ws of wss.clients) if (ws.readyState === 1) ws.send(frame);
+    for (const ws of subscribers) if (ws.readyState === 1) ws.send(frame);
     if (type === 'turn_complete') up.close();
   });
   up.send(JSON.stringify({ type: 'process_message', content: { text: prompt, turn_id: `r${seq}` } }));

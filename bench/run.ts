@@ -1,7 +1,8 @@
 /**
  * Runs the benchmarks: `npm run bench` (all), `npm run bench -- P1 P5` (some), `--quick` (smoke run),
- * `--hold=SECONDS` (P4 hold time). Prints a table and writes bench/results/<timestamp>.json.
+ * `--hold=SECONDS` (P4 hold time), `--p4-conns=N` (P4 connection count). Prints a table and writes bench/results/<timestamp>.json.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { fmt, type BenchContext, type BenchResult, type Row } from './lib/common
 
 const BENCHMARKS: Record<string, string> = {
   P1: './benchmarks/p1-fanout',
+  P1S: './benchmarks/p1-sweeps',
   P2: './benchmarks/p2-latency',
   P3: './benchmarks/p3-persistence',
   P4: './benchmarks/p4-idle-connections',
@@ -24,6 +26,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
   const hold = args.find((a) => a.startsWith('--hold='));
+  const p4Conns = args.find((a) => a.startsWith('--p4-conns='));
   const names = args.filter((a) => !a.startsWith('--')).map((a) => a.toUpperCase());
   const unknown = names.filter((n) => !BENCHMARKS[n]);
   if (unknown.length)
@@ -35,6 +38,7 @@ async function main(): Promise<void> {
   const ctx: BenchContext = {
     quick,
     holdSeconds: hold ? Number(hold.slice('--hold='.length)) : quick ? 10 : 300,
+    p4Conns: p4Conns ? Number(p4Conns.slice('--p4-conns='.length)) : undefined,
     log: (line) => console.error(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`),
   };
   const machine = {
@@ -85,6 +89,12 @@ async function main(): Promise<void> {
     ),
   );
   console.log(`\nresults: ${file} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  if (results.some((r) => r.id === 'P1S')) {
+    // a full run redraws the charts of docs/images; a quick run only says how
+    const chart = join(__dirname, 'chart.js');
+    if (quick) console.log(`charts: node bench/chart.js ${file}`);
+    else process.stdout.write(execFileSync(process.execPath, [chart, file]));
+  }
   if (failures.length) process.exitCode = 1;
 }
 

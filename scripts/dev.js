@@ -43,4 +43,4 @@ if (!process.env.PODIUM_URL) {
   env.PODIUM_URL = `http://127.0.0.1:${simPort}`;
   env.PODIUM_API_KEY = 'pod_dev_key';
 }
-run('gateway', 'dist/apps/gateway/apps/gateway/src/main.js', {});
+run('gateway', 'dist/gateway/main.js', {});

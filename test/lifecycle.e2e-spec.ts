@@ -291,10 +291,6 @@ describe('lifecycle and operations', () => {
         rejectUnauthorized: false,
         headers: { 'x-forwarded-for': spoofed, 'x-real-ip': spoofed },
       });
-      const opened = () => gw.output.filter((l) => l.includes('connection opened'));
-      await waitFor(() => opened().length > 0, 5000, 'the connection log line');
-      expect(opened().join('\n')).toContain('127.0.0.1');
-      expect(gw.output.join('\n')).not.toContain(spoofed);
 
       const { session } = await c.request<any>({ type: 'create_session', agentType: 'coding-agent' });
       await c.request({ type: 'join_session', sessionId: session.id });
@@ -306,6 +302,11 @@ describe('lifecycle and operations', () => {
         .join('');
       expect(done.finalText).toBe(deltas);
       await c.close();
+      // The connection's log line (written when it closes) names the address nginx saw.
+      const closed = () => gw.output.filter((l) => l.includes('connection closed'));
+      await waitFor(() => closed().length > 0, 5000, 'the connection log line');
+      expect(closed().join('\n')).toContain('127.0.0.1');
+      expect(gw.output.join('\n')).not.toContain(spoofed);
     } finally {
       proxy?.stop();
       await gw.stop();

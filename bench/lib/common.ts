@@ -12,6 +12,8 @@ export interface BenchContext {
   quick: boolean;
   /** Seconds P4 holds its connections (full: 300, quick: 10). */
   holdSeconds: number;
+  /** P4 connection count from `--p4-conns=N` (default: 10,000, quick 1,000). */
+  p4Conns?: number;
   log(line: string): void;
 }
 

@@ -1,9 +1,10 @@
 /**
- * Subscribers of one streaming turn, either through the gateway (typed client, one echo session
- * joined by every subscriber) or through the raw ws relay. Both count deltas, check `seq` per client
- * and, for `pace:` prompts, record delivery latency from the upstream send stamp.
+ * Subscribers of one streaming turn, through the gateway (typed client, protocol v1 or v2, one echo
+ * session joined by every subscriber), the raw ws relay or the Socket.IO relay. All count deltas,
+ * check `seq` per client and, for `pace:` prompts, record delivery latency from the upstream send stamp.
  */
 import WebSocket from 'ws';
+import { io as ioClient, type Socket } from 'socket.io-client';
 import { DiminuendoClient } from '@app/client';
 import {
   pool,
@@ -35,6 +36,8 @@ export interface TurnRun {
   lossPerSubscriber: number;
   latenciesMs: Float64Array;
   subs: SubStats[];
+  /** WebSocket messages received by the measured subscribers (v2 packs several events into one). */
+  messages: number;
 }
 
 export interface Fanout {
@@ -74,7 +77,9 @@ class Recorder {
     }));
     this.lat = [];
     this.latency = latency;
+    this.messages = 0;
   }
+  messages = 0;
   delta(i: number, seq: number, text: string): void {
     const now = preciseNow();
     const s = this.subs[i];
@@ -106,7 +111,44 @@ class Recorder {
       lossPerSubscriber: Math.max(...measured.map((s) => expected - s.deltas)),
       latenciesMs: Float64Array.from(this.lat),
       subs: this.subs,
+      messages: this.messages,
     };
+  }
+}
+
+/**
+ * Several turns run at once (one per session or room), seen as one: deliveries summed, the clock from
+ * the first receive anywhere to the last.
+ */
+export function combineRuns(runs: TurnRun[]): TurnRun {
+  const subs = runs.flatMap((r) => r.subs);
+  const delivered = runs.reduce((n, r) => n + r.delivered, 0);
+  const first = Math.min(...subs.filter((s) => s.deltas > 0).map((s) => s.firstAt));
+  const last = Math.max(...subs.map((s) => s.lastAt));
+  const seconds = (last - first) / 1000;
+  return {
+    delivered,
+    seconds,
+    framesPerSecond: delivered / seconds,
+    seqViolations: runs.reduce((n, r) => n + r.seqViolations, 0),
+    lossPerSubscriber: Math.max(...runs.map((r) => r.lossPerSubscriber)),
+    latenciesMs: Float64Array.from(runs.flatMap((r) => Array.from(r.latenciesMs))),
+    subs,
+    messages: runs.reduce((n, r) => n + r.messages, 0),
+  };
+}
+
+/** Handles one event as the subscriber `i` of `sessionId` sees it (a v2 `batch` is unpacked in order). */
+function recordEvent(rec: Recorder, i: number, sessionId: string, e: any): void {
+  if (e.type === 'batch' && Array.isArray(e.events)) {
+    for (const inner of e.events) recordEvent(rec, i, sessionId, inner);
+    return;
+  }
+  if (e.sessionId !== sessionId) return;
+  if (e.type === 'text_delta') rec.delta(i, e.seq, e.text);
+  else if (typeof e.seq === 'number') {
+    rec.seq(i, e.seq);
+    if (e.type === 'turn_complete' || e.type === 'turn_error') rec.subs[i].done = true;
   }
 }
 
@@ -127,16 +169,21 @@ async function waitDone(
 /**
  * N typed clients of the gateway joined to one echo session. By default the first subscriber creates
  * the session and starts the turns; with `session`, the subscribers join an existing session and its
- * `driver` (a client not counted, possibly on another gateway instance) starts the turns.
+ * `driver` (a client not counted, possibly on another gateway instance) starts the turns. With
+ * `protocol: 2` the clients offer `?protocolVersions=1,2`; `protocolVersion` is what the gateway chose.
  */
 export async function gatewayFanout(
   gw: GatewayProcess,
   n: number,
   localAddress = '127.0.0.1',
   session?: { id: string; driver: DiminuendoClient },
-): Promise<Fanout & { clients: DiminuendoClient[]; sessionId: string; progress(): SubStats[] }> {
+  options: { protocol?: 1 | 2 } = {},
+): Promise<
+  Fanout & { clients: DiminuendoClient[]; sessionId: string; protocolVersion: number; progress(): SubStats[] }
+> {
+  const query: Record<string, string> = options.protocol === 2 ? { protocolVersions: '1,2' } : {};
   const clients = await pool(Array.from({ length: n }), 25, () =>
-    DiminuendoClient.connect(gw.url, { localAddress }),
+    DiminuendoClient.connect(gw.url, { localAddress, query }),
   );
   const owner = session?.driver ?? clients[0];
   const sessionId: string =
@@ -144,14 +191,8 @@ export async function gatewayFanout(
   const rec = new Recorder(n);
   clients.forEach((c, i) => {
     c.maxLog = 0;
-    c.on('*', (e: any) => {
-      if (e.sessionId !== sessionId) return;
-      if (e.type === 'text_delta') rec.delta(i, e.seq, e.text);
-      else if (typeof e.seq === 'number') {
-        rec.seq(i, e.seq);
-        if (e.type === 'turn_complete' || e.type === 'turn_error') rec.subs[i].done = true;
-      }
-    });
+    c.on('*', (e: any) => recordEvent(rec, i, sessionId, e));
+    c.socket.on('message', () => rec.messages++);
     void c.closed.then(({ code }) => (rec.subs[i].closedCode = code));
   });
   await pool(clients, 25, (c) => c.request({ type: 'join_session', sessionId }));
@@ -159,6 +200,7 @@ export async function gatewayFanout(
     size: n,
     clients,
     sessionId,
+    protocolVersion: clients[0]?.welcome?.protocolVersion ?? 1,
     /** The current turn's per-subscriber counts, also while it runs (diagnostics). */
     progress: () => rec.subs,
     async run(prompt, expected, opts = {}) {
@@ -184,21 +226,24 @@ export async function gatewayFanout(
   };
 }
 
-/** N raw ws subscribers of the baseline relay. */
+/** N raw ws subscribers of the baseline relay, in `room` (each room streams its own turn). */
 export async function relayFanout(
   relayPort: number,
   sim: SimProcess,
   n: number,
   localAddress = '127.0.0.1',
+  room = '',
 ): Promise<Fanout & { sockets: WebSocket[] }> {
   const rec = new Recorder(n);
   const sockets = await pool(Array.from({ length: n }), 25, async (_, i) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${relayPort}/`, { perMessageDeflate: false, localAddress });
+    const url = `ws://127.0.0.1:${relayPort}/?room=${encodeURIComponent(room)}`;
+    const ws = new WebSocket(url, { perMessageDeflate: false, localAddress });
     await new Promise((res, rej) => {
       ws.once('message', res);
       ws.once('error', rej);
     });
     ws.on('message', (data) => {
+      rec.messages++;
       const e = JSON.parse(data.toString());
       if (e.type === 'text_delta') rec.delta(i, e.seq, e.text);
       else if (typeof e.seq === 'number') {
@@ -215,13 +260,71 @@ export async function relayFanout(
     async run(prompt, expected, opts = {}) {
       const exclude = opts.exclude ?? new Set<number>();
       rec.reset(n, opts.latency ?? false);
-      await postJson(`http://127.0.0.1:${relayPort}/start`, { simUrl: sim.url, apiKey: SIM_KEY, prompt });
+      await postJson(`http://127.0.0.1:${relayPort}/start`, {
+        simUrl: sim.url,
+        apiKey: SIM_KEY,
+        prompt,
+        room,
+      });
       opts.onStarted?.();
       await waitDone(rec, exclude, opts.timeoutMs ?? 120_000, opts.endOnClose);
       return rec.result(expected, exclude);
     },
     async close() {
       for (const ws of sockets) ws.close();
+    },
+  };
+}
+
+/**
+ * N socket.io-client subscribers of the Socket.IO relay (`bench/socketio-relay.js`), websocket
+ * transport only, no compression, in `room`.
+ */
+export async function socketIoFanout(
+  port: number,
+  sim: SimProcess,
+  n: number,
+  localAddress = '127.0.0.1',
+  room = '',
+): Promise<Fanout & { sockets: Socket[] }> {
+  const rec = new Recorder(n);
+  const sockets = await pool(Array.from({ length: n }), 25, async (_, i) => {
+    // No compression: the server refuses permessage-deflate, so none is negotiated.
+    const socket = ioClient(`http://127.0.0.1:${port}`, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      query: { room },
+      localAddress,
+    } as Parameters<typeof ioClient>[1]);
+    await new Promise((res, rej) => {
+      socket.once('welcome', res);
+      socket.once('connect_error', rej);
+    });
+    socket.on('event', (e: any) => {
+      rec.messages++;
+      if (e.type === 'text_delta') rec.delta(i, e.seq, e.text);
+      else if (typeof e.seq === 'number') {
+        rec.seq(i, e.seq);
+        if (e.type === 'turn_complete') rec.subs[i].done = true;
+      }
+    });
+    socket.on('disconnect', () => (rec.subs[i].closedCode = 1006));
+    return socket;
+  });
+  return {
+    size: n,
+    sockets,
+    async run(prompt, expected, opts = {}) {
+      const exclude = opts.exclude ?? new Set<number>();
+      rec.reset(n, opts.latency ?? false);
+      await postJson(`http://127.0.0.1:${port}/start`, { simUrl: sim.url, apiKey: SIM_KEY, prompt, room });
+      opts.onStarted?.();
+      await waitDone(rec, exclude, opts.timeoutMs ?? 120_000, opts.endOnClose);
+      return rec.result(expected, exclude);
+    },
+    async close() {
+      for (const s of sockets) s.disconnect();
     },
   };
 }

@@ -3,11 +3,17 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-export const GATEWAY_ENTRY = resolve(__dirname, '../../dist/apps/gateway/apps/gateway/src/main.js');
+/** The production entry point (npm start, the image): the bundled gateway, scripts/bundle-gateway.js. */
+export const GATEWAY_ENTRY = resolve(__dirname, '../../dist/gateway/main.js');
 /** The gateway with the worked example extension of docs/extending.md. */
 export const AUDIT_EXTENSION_ENTRY = resolve(
   __dirname,
   '../../dist/apps/gateway/examples/audit-extension/main.js',
+);
+/** The gateway with the partner-issuer example of docs/extending.md (d). */
+export const PARTNER_ISSUER_ENTRY = resolve(
+  __dirname,
+  '../../dist/apps/gateway/examples/partner-issuer/main.js',
 );
 
 export interface GatewayProcess {
@@ -100,9 +106,10 @@ export async function startGateway(
 /** Runs the gateway expecting it to refuse to start; resolves with its exit code and output. */
 export function runGatewayExpectingExit(
   env: Record<string, string>,
+  entry = GATEWAY_ENTRY,
 ): Promise<{ code: number | null; output: string }> {
   return new Promise((res) => {
-    const proc = spawn(process.execPath, [GATEWAY_ENTRY], {
+    const proc = spawn(process.execPath, [entry], {
       env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', DATA_DIR: tempDataDir(), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

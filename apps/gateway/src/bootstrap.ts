@@ -17,6 +17,7 @@ import {
   type ClientMessageExtension,
 } from './connection/message-extensions';
 import { isClientMessageType } from '@app/protocol';
+import { TOKEN_ISSUER_EXTENSIONS, type IssuerSource } from '@app/auth';
 import { UPSTREAM_EVENT_EXTENSIONS, type UpstreamEventExtension } from './live/event-pipeline';
 import { advertisedUrl } from './config/cluster.config';
 import { TenantLeases } from './cluster/tenant-leases';
@@ -36,6 +37,8 @@ export interface GatewayExtension {
   messages?: ClientMessageExtension[];
   /** Upstream (Podium) event types it maps to session events. */
   upstreamEvents?: UpstreamEventExtension[];
+  /** A provider its module exports that names token issuers to trust besides the configured ones. */
+  issuers?: Type<IssuerSource>;
 }
 
 export interface BootstrapOptions {
@@ -49,6 +52,7 @@ class ExtendedAppModule {}
 function rootModule(extensions: readonly GatewayExtension[]): Type | DynamicModule {
   if (extensions.length === 0) return AppModule;
   const messages = extensions.flatMap((e) => e.messages ?? []);
+  const issuerSources = extensions.flatMap((e) => (e.issuers ? [e.issuers] : []));
   return {
     module: ExtendedAppModule,
     global: true,
@@ -59,8 +63,13 @@ function rootModule(extensions: readonly GatewayExtension[]): Type | DynamicModu
         provide: UPSTREAM_EVENT_EXTENSIONS,
         useValue: extensions.flatMap((e) => e.upstreamEvents ?? []),
       },
+      {
+        provide: TOKEN_ISSUER_EXTENSIONS,
+        inject: issuerSources,
+        useFactory: (...sources: IssuerSource[]) => sources.flatMap((s) => s.issuers()),
+      },
     ],
-    exports: [CLIENT_MESSAGE_EXTENSIONS, UPSTREAM_EVENT_EXTENSIONS],
+    exports: [CLIENT_MESSAGE_EXTENSIONS, UPSTREAM_EVENT_EXTENSIONS, TOKEN_ISSUER_EXTENSIONS],
   };
 }
 
@@ -162,15 +171,16 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<void> {
   app
     .get(TenantLeases)
     .advertise(advertisedUrl(config.get('cluster', { infer: true }), appConfig.host, port));
-  log.info(
-    { port },
-    `Gateway listening on ${appConfig.host}:${port}${appConfig.devMode ? ' (dev mode — auth bypassed)' : ''}`,
-  );
+  // The warning comes first: whoever waits for the "listening" line has it already.
   if (appConfig.devMode && !isLoopback(appConfig.host)) {
     log.warn(
       `dev mode on ${appConfig.host} (HOST): anyone who reaches this address is owner of tenant dev, without authentication`,
     );
   }
+  log.info(
+    { port },
+    `Gateway listening on ${appConfig.host}:${port}${appConfig.devMode ? ' (dev mode — auth bypassed)' : ''}`,
+  );
 }
 
 function isLoopback(host: string): boolean {

@@ -3,6 +3,7 @@
  * never call it. Tests and benchmarks use it to read counters, set fault knobs and inject frames.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { emitBulk, parseBulkRequest } from './bulk-emit';
 import { checkSegment, HttpError, isRecord, readJson, sendJson } from './http-util';
 import { applyKnobPatch } from './knobs';
 import { resetState, type SimState } from './state';
@@ -45,6 +46,9 @@ export async function handleControl(
   const [, instances, id, action] = segments;
   if (req.method === 'POST' && instances === 'instances' && action === 'emit' && segments.length === 4) {
     return emit(state, req, res, id);
+  }
+  if (req.method === 'POST' && instances === 'instances' && action === 'emit-bulk' && segments.length === 4) {
+    return bulk(state, req, res, id);
   }
   if (req.method === 'POST' && instances === 'instances' && action === 'files' && segments.length === 4) {
     return writeFile(state, req, res, id);
@@ -109,4 +113,22 @@ async function emit(state: SimState, req: IncomingMessage, res: ServerResponse, 
   for (const frame of frames) delivered += instance.emitRaw(frame);
   state.log(`instance ${id} injected ${frames.length} frame(s) via /_sim`);
   sendJson(res, 200, { frames: frames.length, delivered });
+}
+
+/**
+ * `{count, frame, pace?, indexField?}`: the simulator writes `count` copies of `frame` (with
+ * `content[indexField]` set to the index) itself, as fast as the socket drains or at `pace` frames/s,
+ * and answers once they are written, with the send times (bulk-emit.ts).
+ */
+async function bulk(state: SimState, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+  const instance = state.instances.get(id);
+  if (!instance) throw new HttpError(404, `instance ${id} not found`);
+  const request = parseBulkRequest(await readJson(req));
+  if (!instance.hasListener()) throw new HttpError(409, 'no event socket is connected to this instance');
+  const result = await emitBulk(instance, request);
+  const seconds = (result.endedAt - result.startedAt) / 1000;
+  state.log(
+    `instance ${id} bulk-emitted ${result.sent}/${request.count} frame(s) via /_sim in ${seconds.toFixed(3)} s`,
+  );
+  sendJson(res, 200, result);
 }

@@ -712,4 +712,50 @@ describe('knobs', () => {
     await client.waitForType('custom');
     expect(client.frames).toEqual([frame, { messageType: 'custom', content: {} }]);
   });
+
+  it('emit-bulk: writes count frames from a template with the index field, in order, and reports send times', async () => {
+    const id = await createInstance('echo');
+    const frame = { messageType: 'file.changed', content: { event_type: 'file.changed', path: 'a.ts' } };
+    expect((await call('POST', `/_sim/instances/${id}/emit-bulk`, { count: 3, frame })).status).toBe(409);
+    expect((await call('POST', '/_sim/instances/inst_missing/emit-bulk', { count: 3, frame })).status).toBe(
+      404,
+    );
+    const client = await EventClient.connect(id);
+    for (const bad of [{ count: 0, frame }, { count: 3 }, { count: 3, frame, pace: -1 }]) {
+      expect((await call('POST', `/_sim/instances/${id}/emit-bulk`, bad)).status).toBe(400);
+    }
+    const res = await call('POST', `/_sim/instances/${id}/emit-bulk`, {
+      count: 1000,
+      frame,
+      indexField: 'iteration',
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.sent).toBe(1000);
+    expect(res.body.ticks.at(-1)[1]).toBe(1000);
+    expect(res.body.endedAt).toBeGreaterThanOrEqual(res.body.startedAt);
+    await client.waitFor((f) => f.content.iteration === 999);
+    expect(client.frames).toHaveLength(1000);
+    expect(client.frames.map((f) => f.content.iteration)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    expect(client.frames[0]).toEqual({
+      messageType: 'file.changed',
+      content: { ...frame.content, iteration: 0 },
+    });
+  });
+
+  it('emit-bulk with pace: frame k is not written before k / pace seconds after the start', async () => {
+    const id = await createInstance('echo');
+    const client = await EventClient.connect(id);
+    const frame = { messageType: 'custom', content: {} };
+    const res = await call('POST', `/_sim/instances/${id}/emit-bulk`, { count: 50, frame, pace: 500 });
+    expect(res.body.sent).toBe(50);
+    const ticks: [number, number][] = res.body.ticks;
+    let before = 0;
+    for (const [t, sent] of ticks) {
+      // the last frame of this tick, index sent − 1, was due (sent − 1) / 500 s after the start
+      expect(t - res.body.startedAt).toBeGreaterThanOrEqual(((sent - 1) * 1000) / 500 - 1);
+      expect(sent).toBeGreaterThan(before);
+      before = sent;
+    }
+    await client.waitFor(() => client.frames.length === 50);
+  });
 });

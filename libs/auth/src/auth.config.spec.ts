@@ -170,3 +170,89 @@ describe('buildAuthConfig (spec README "JWT verification", "Dev mode")', () => {
     expect(failure({ [name]: value }).message).toContain(name);
   });
 });
+
+describe('AUTH_EXTRA_ISSUERS', () => {
+  const partner = {
+    issuer: 'https://idp.partner.example/',
+    jwksUri: 'https://idp.partner.example/keys',
+    audience: 'partner-api',
+  };
+  const withExtra = (value: unknown, env: NodeJS.ProcessEnv = AUTH) =>
+    ({ ...env, AUTH_EXTRA_ISSUERS: typeof value === 'string' ? value : JSON.stringify(value) }) as const;
+
+  it('lists AUTH_URL as the only issuer when unset, with its audience and claim names', () => {
+    const c = buildAuthConfig({ ...AUTH, AUTH_TENANT_CLAIM: 'org', AUTH_ROLES_CLAIM: 'roles' });
+    expect(c.issuers).toEqual([
+      {
+        issuer: 'https://tenant.auth0.com/',
+        jwksUri: 'https://tenant.auth0.com/.well-known/jwks.json',
+        audience: 'api://gw',
+        tenantClaim: 'org',
+        rolesClaim: 'roles',
+        source: 'AUTH_URL',
+      },
+    ]);
+    expect(buildAuthConfig(DEV).issuers).toEqual([]);
+  });
+
+  it("adds each entry after AUTH_URL's issuer; claim names default to the primary's", () => {
+    const c = buildAuthConfig({
+      ...withExtra([partner, { ...partner, issuer: 'other', tenantClaim: 'org', rolesClaim: 'grp' }]),
+      AUTH_TENANT_CLAIM: 'https://app/tenant',
+    });
+    expect(c.issuers.map((i) => [i.issuer, i.tenantClaim, i.rolesClaim, i.source])).toEqual([
+      ['https://tenant.auth0.com/', 'https://app/tenant', '', 'AUTH_URL'],
+      ['https://idp.partner.example/', 'https://app/tenant', '', 'AUTH_EXTRA_ISSUERS[0]'],
+      ['other', 'org', 'grp', 'AUTH_EXTRA_ISSUERS[1]'],
+    ]);
+    expect(c.issuers[1]).toMatchObject({ jwksUri: partner.jwksUri, audience: 'partner-api' });
+    // The primary's own fields are unchanged.
+    expect(c).toMatchObject({ issuer: 'https://tenant.auth0.com/', audience: 'api://gw' });
+  });
+
+  it.each([
+    ['not JSON', '[{', 'AUTH_EXTRA_ISSUERS: not valid JSON'],
+    ['an object, not an array', partner, 'AUTH_EXTRA_ISSUERS: a JSON array'],
+    ['an entry that is not an object', ['https://idp/'], 'AUTH_EXTRA_ISSUERS[0]: an object'],
+    ['no audience', [{ ...partner, audience: undefined }], 'AUTH_EXTRA_ISSUERS[0].audience: required'],
+    ['an empty audience', [{ ...partner, audience: '' }], 'AUTH_EXTRA_ISSUERS[0].audience: required'],
+    ['no issuer', [{ ...partner, issuer: '' }], 'AUTH_EXTRA_ISSUERS[0].issuer: required'],
+    [
+      'a jwksUri that is not http(s)',
+      [{ ...partner, jwksUri: 'ftp://x/keys' }],
+      'AUTH_EXTRA_ISSUERS[0].jwksUri',
+    ],
+    ['no jwksUri', [{ ...partner, jwksUri: undefined }], 'AUTH_EXTRA_ISSUERS[0].jwksUri'],
+    ['an unknown field', [{ ...partner, jwks_uri: 'x' }], 'AUTH_EXTRA_ISSUERS[0].jwks_uri'],
+    ['an empty tenantClaim', [{ ...partner, tenantClaim: '' }], 'AUTH_EXTRA_ISSUERS[0].tenantClaim'],
+    [
+      "AUTH_URL's issuer again",
+      [{ ...partner, issuer: 'https://tenant.auth0.com/' }],
+      'AUTH_EXTRA_ISSUERS[0].issuer: "https://tenant.auth0.com/" is already configured by AUTH_URL',
+    ],
+    [
+      'the same issuer twice',
+      [partner, partner],
+      `AUTH_EXTRA_ISSUERS[1].issuer: "${partner.issuer}" is already configured by AUTH_EXTRA_ISSUERS[0]`,
+    ],
+  ])('refuses %s, naming the variable', (_name, value, message) => {
+    expect(failure(withExtra(value)).message).toContain(message);
+  });
+
+  it('refuses it in dev mode, which verifies no token', () => {
+    expect(failure(withExtra([partner], DEV)).message).toContain(
+      'AUTH_EXTRA_ISSUERS: set together with NODE_ENV=development',
+    );
+  });
+
+  it('reports every problem of every entry at once', () => {
+    const problems = failure(withExtra([{ issuer: 'a' }, { ...partner, audience: 7 }])).problems;
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('AUTH_EXTRA_ISSUERS[0].jwksUri'),
+        expect.stringContaining('AUTH_EXTRA_ISSUERS[0].audience'),
+        expect.stringContaining('AUTH_EXTRA_ISSUERS[1].audience'),
+      ]),
+    );
+  });
+});

@@ -2,6 +2,7 @@ import { registerAs } from '@nestjs/config';
 import { Transform } from 'class-transformer';
 import { IsInt, IsString, IsUrl, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { ConfigValidationError, csv, isDevMode, parseBool, validateEnv } from '@app/common';
+import { resolveIssuers, type TokenIssuer } from './token-issuer';
 
 export class AuthEnv {
   @ValidateIf((o: AuthEnv) => o.AUTH_URL !== '')
@@ -22,6 +23,12 @@ export class AuthEnv {
   AUTH_TENANT_CLAIM: string = 'tenant_id';
   @IsString()
   AUTH_ROLES_CLAIM: string = '';
+  /**
+   * More token issuers besides AUTH_URL: a JSON array of {issuer, jwksUri, audience, tenantClaim?,
+   * rolesClaim?} (docs/extending.md (d)).
+   */
+  @IsString()
+  AUTH_EXTRA_ISSUERS: string = '';
   @IsInt()
   @Min(1)
   AUTH_RATE_LIMIT_MAX: number = 10;
@@ -73,6 +80,8 @@ export interface AuthConfig {
   clockToleranceS: number;
   tenantClaim: string;
   rolesClaim: string;
+  /** Every configured issuer: AUTH_URL's first, then AUTH_EXTRA_ISSUERS; none in dev mode. */
+  issuers: TokenIssuer[];
   rateLimitMax: number;
   rateLimitWindowMs: number;
   jwksCooldownMs: number;
@@ -90,18 +99,29 @@ export function buildAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
   const v = validateEnv(AuthEnv, env);
   const devMode = isDevMode(env);
   const problems = devMode ? devModeProblems(v, env) : productionProblems(v);
-  if (problems.length > 0) throw new ConfigValidationError(problems);
   const base = v.AUTH_URL.replace(/\/+$/, '');
-  return {
-    devMode,
-    authUrl: v.AUTH_URL,
+  const primary: TokenIssuer = {
     issuer: base ? `${base}/` : '',
     jwksUri: base ? `${base}/.well-known/jwks.json` : '',
     audience: v.AUTH_AUDIENCE || v.AUTH_CLIENT_ID,
+    tenantClaim: v.AUTH_TENANT_CLAIM,
+    rolesClaim: v.AUTH_ROLES_CLAIM,
+    source: 'AUTH_URL',
+  };
+  const extra = devMode ? { issuers: [], problems: [] } : extraIssuers(v, primary);
+  problems.push(...extra.problems);
+  if (problems.length > 0) throw new ConfigValidationError(problems);
+  return {
+    devMode,
+    authUrl: v.AUTH_URL,
+    issuer: primary.issuer,
+    jwksUri: primary.jwksUri,
+    audience: primary.audience,
     clientSecretSet: v.AUTH_CLIENT_SECRET !== '',
     clockToleranceS: v.AUTH_CLOCK_TOLERANCE_S,
     tenantClaim: v.AUTH_TENANT_CLAIM,
     rolesClaim: v.AUTH_ROLES_CLAIM,
+    issuers: base ? [primary, ...extra.issuers] : [],
     rateLimitMax: v.AUTH_RATE_LIMIT_MAX,
     rateLimitWindowMs: v.AUTH_RATE_LIMIT_WINDOW_MS,
     jwksCooldownMs: v.AUTH_JWKS_COOLDOWN_MS,
@@ -112,6 +132,18 @@ export function buildAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
     redisUrl: v.REDIS_URL,
     redisKeyPrefix: v.REDIS_KEY_PREFIX,
   };
+}
+
+/** AUTH_EXTRA_ISSUERS: a JSON array checked entry by entry; the claim names default to the primary's. */
+function extraIssuers(v: AuthEnv, primary: TokenIssuer): ReturnType<typeof resolveIssuers> {
+  if (!v.AUTH_EXTRA_ISSUERS) return { issuers: [], problems: [] };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(v.AUTH_EXTRA_ISSUERS);
+  } catch (err) {
+    return { issuers: [], problems: [`AUTH_EXTRA_ISSUERS: not valid JSON (${(err as Error).message})`] };
+  }
+  return resolveIssuers(raw, 'AUTH_EXTRA_ISSUERS', primary, primary.issuer ? [primary] : []);
 }
 
 /** TRUST_PROXY: `true`/`false` as 1/0, else a whole number; anything else is left to fail validation. */
@@ -144,17 +176,19 @@ function productionProblems(v: AuthEnv): string[] {
 }
 
 /**
- * Dev mode bypasses authentication: a configured AUTH_URL says the operator expects tokens to be
+ * Dev mode bypasses authentication: a configured AUTH_URL (or AUTH_EXTRA_ISSUERS) says the operator expects tokens to be
  * verified, so the two together are a contradiction and the gateway refuses rather than guess.
  */
 function devModeProblems(v: AuthEnv, env: NodeJS.ProcessEnv): string[] {
-  if (!v.AUTH_URL) return [];
   const asked =
     parseBool({ value: env.DEV_MODE ?? 'false' }) === true ? 'DEV_MODE=true' : 'NODE_ENV=development';
-  return [
-    `AUTH_URL: set together with ${asked}, but dev mode does not verify tokens; ` +
-      'unset AUTH_URL for dev mode, or drop DEV_MODE / NODE_ENV=development to verify tokens',
-  ];
+  return (['AUTH_URL', 'AUTH_EXTRA_ISSUERS'] as const)
+    .filter((name) => v[name] !== '')
+    .map(
+      (name) =>
+        `${name}: set together with ${asked}, but dev mode does not verify tokens; ` +
+        `unset ${name} for dev mode, or drop DEV_MODE / NODE_ENV=development to verify tokens`,
+    );
 }
 
 export const authConfig = registerAs('auth', () => buildAuthConfig(process.env));

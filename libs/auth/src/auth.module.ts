@@ -9,6 +9,7 @@ import { JwtStrategy } from './jwt.strategy';
 import { OriginPolicy } from './origin-policy';
 import { RedisFailedAuthLimiter } from './redis-failed-auth-limiter';
 import { RoleResolver } from './role-resolver';
+import { TokenIssuers } from './token-issuers';
 import { TokenVerifier } from './token-verifier';
 
 /** In memory unless REDIS_URL is set; the Redis one is given a few seconds to connect at boot. */
@@ -24,11 +25,12 @@ async function failedAuthLimiter(config: AuthConfig): Promise<FailedAuthLimiter>
   return limiter;
 }
 
-/** Token verification (JWKS, API keys), identity, roles, the origin policy and the HTTP guard. */
+/** Token verification (the trusted issuers' JWKS, API keys), identity, roles, the origin policy and the HTTP guard. */
 @Global()
 @Module({
   imports: [PassportModule],
   providers: [
+    TokenIssuers,
     TokenVerifier,
     RoleResolver,
     { provide: FailedAuthLimiter, inject: [AUTH_OPTIONS], useFactory: failedAuthLimiter },
@@ -38,6 +40,7 @@ async function failedAuthLimiter(config: AuthConfig): Promise<FailedAuthLimiter>
     HttpAuthGuard,
   ],
   exports: [
+    TokenIssuers,
     TokenVerifier,
     RoleResolver,
     AuthService,

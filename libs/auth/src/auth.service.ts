@@ -1,6 +1,8 @@
 import { Inject, Injectable, Logger, Optional, type OnModuleDestroy } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DomainError } from '@app/protocol';
 import { API_KEY_PREFIX, API_KEY_VERIFIER, type ApiKeyVerifier } from './api-key-verifier';
+import type { AuthEventMap } from './auth.events';
 import { AUTH_OPTIONS } from './auth.module-definition';
 import type { AuthConfig } from './auth.config';
 import { DEV_IDENTITY, type AuthIdentity } from './identity';
@@ -12,20 +14,16 @@ import { TokenVerifier } from './token-verifier';
 /** retryAfterMs suggested while the shared limiter is unreachable. */
 export const LIMITER_DOWN_RETRY_MS = 5000;
 
-/** Observers for metrics (auth failures, limiter hits) without coupling the lib to prom-client. */
-export interface AuthObserver {
-  onFailure?(reason: 'invalid' | 'rate_limited'): void;
-}
-
 /**
  * Turns the `token` of an `authenticate` message (or an HTTP bearer credential) into an identity:
  * the dev identity in dev mode, an API key, or a verified JWT; failed attempts are limited per IP.
+ * Each refusal is announced as `auth.failed` (`AuthEventMap`) on the application's `EventEmitter2`,
+ * when it has one.
  */
 @Injectable()
 export class AuthService implements OnModuleDestroy {
   private readonly logger = new Logger(AuthService.name);
   private readonly sweeper: NodeJS.Timeout;
-  private observer: AuthObserver = {};
   private lastLimiterLog = 0;
 
   constructor(
@@ -35,6 +33,7 @@ export class AuthService implements OnModuleDestroy {
     private readonly failures: FailedAuthLimiter,
     @Optional() @Inject(API_KEY_VERIFIER) private readonly apiKeys?: ApiKeyVerifier,
     @Optional() @Inject(TENANT_ADMISSION) private readonly admission?: TenantAdmission,
+    @Optional() private readonly events?: EventEmitter2,
   ) {
     this.sweeper = setInterval(() => {
       this.failures.sweep();
@@ -46,15 +45,11 @@ export class AuthService implements OnModuleDestroy {
     return this.config.devMode;
   }
 
-  setObserver(observer: AuthObserver): void {
-    this.observer = observer;
-  }
-
   /** Authenticates a credential on behalf of `ip`. Throws AUTH_RATE_LIMITED or AUTH_FAILED. */
   async authenticate(token: string, ip: string): Promise<AuthIdentity> {
     const wait = await this.limiterCheck(ip);
     if (wait > 0) {
-      this.observer.onFailure?.('rate_limited');
+      this.failed({ reason: 'rate_limited' });
       throw new DomainError('AUTH_RATE_LIMITED', undefined, { retryAfterMs: wait });
     }
     if (this.config.devMode) {
@@ -65,11 +60,15 @@ export class AuthService implements OnModuleDestroy {
       return await this.verifyCredential(token);
     } catch (err) {
       if (err instanceof DomainError && err.code === 'AUTH_FAILED') {
-        this.observer.onFailure?.('invalid');
+        this.failed({ reason: 'invalid' });
         await this.failures.hit(ip).catch((e: unknown) => this.limiterDown('record a failed attempt', e));
       }
       throw err;
     }
+  }
+
+  private failed(failure: AuthEventMap['auth.failed']): void {
+    this.events?.emit('auth.failed', failure);
   }
 
   /**

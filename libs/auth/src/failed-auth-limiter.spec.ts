@@ -1,8 +1,10 @@
 import { Logger } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import Redis from 'ioredis';
 import { DomainError } from '@app/protocol';
 import { TEST_REDIS_URL, uniqueName } from '../../../test/support/services';
 import type { AuthConfig } from './auth.config';
+import type { AuthEventMap } from './auth.events';
 import { AuthService, LIMITER_DOWN_RETRY_MS } from './auth.service';
 import { InMemoryFailedAuthLimiter, type FailedAuthLimiter } from './failed-auth-limiter';
 import { RedisFailedAuthLimiter } from './redis-failed-auth-limiter';
@@ -117,6 +119,27 @@ describe('AuthService with a limiter that cannot answer', () => {
       expect(err).toMatchObject({ code: 'AUTH_RATE_LIMITED' });
       expect((err as DomainError).hints).toEqual({ retryAfterMs: LIMITER_DOWN_RETRY_MS });
       expect(verifier.verify).not.toHaveBeenCalled();
+    } finally {
+      auth.onModuleDestroy();
+    }
+  });
+
+  it('announces each refusal as auth.failed, to every listener', async () => {
+    const events = new EventEmitter2();
+    const seen: AuthEventMap['auth.failed'][][] = [[], []];
+    for (const list of seen) events.on('auth.failed', (failure) => list.push(failure));
+    const refusing = {
+      verify: () => Promise.reject(new DomainError('AUTH_FAILED')),
+      sweepCache: () => undefined,
+    } as unknown as TokenVerifier;
+    const limiter = new InMemoryFailedAuthLimiter(1, 60_000);
+    const auth = new AuthService(config, refusing, roles, limiter, undefined, undefined, events);
+    try {
+      await expect(auth.authenticate('forged', '10.1.1.2')).rejects.toMatchObject({ code: 'AUTH_FAILED' });
+      await expect(auth.authenticate('forged', '10.1.1.2')).rejects.toMatchObject({
+        code: 'AUTH_RATE_LIMITED',
+      });
+      for (const list of seen) expect(list).toEqual([{ reason: 'invalid' }, { reason: 'rate_limited' }]);
     } finally {
       auth.onModuleDestroy();
     }

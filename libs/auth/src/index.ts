@@ -1,8 +1,10 @@
 export * from './api-key-verifier';
 export * from './auth.config';
+export type { AuthEventMap } from './auth.events';
 export * from './auth.module';
 export { AUTH_OPTIONS } from './auth.module-definition';
 export * from './auth.service';
+export * from './claim-mapping';
 export * from './client-address';
 export * from './failed-auth-limiter';
 export * from './http-auth.guard';
@@ -12,5 +14,7 @@ export * from './redis-failed-auth-limiter';
 export * from './role-resolver';
 export * from './sliding-window';
 export * from './tenant-admission';
+export * from './token-issuer';
+export * from './token-issuers';
 export * from './token-verifier';
 export * from './verified-token-cache';

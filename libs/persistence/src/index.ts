@@ -2,6 +2,7 @@ export * from './data-paths';
 export * from './datasource-registry';
 export * from './persistence.config';
 export * from './persistence.module';
+export type { PersistenceEventMap } from './persistence.events';
 export { PERSISTENCE_OPTIONS } from './persistence.module-definition';
 export * from './registry/entities';
 export * from './registry/api-key.entity';

@@ -1,6 +1,7 @@
 export { podiumConfig, PodiumEnv, toPodiumConfig, type PodiumConfig } from './podium.config';
 export { PodiumModule } from './podium.module';
 export { PODIUM_OPTIONS } from './podium.module-definition';
+export type { PodiumEventMap } from './podium.events';
 export {
   PodiumClient,
   encodeFilePath,
@@ -8,7 +9,6 @@ export {
   type CreatedInstance,
   type PodiumCallInfo,
   type PodiumFileContent,
-  type PodiumObserver,
   type PodiumProbeResult,
 } from './podium.client';
 export {

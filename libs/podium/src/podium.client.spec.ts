@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { SpanKind, tracing } from '@app/common';
 import { DomainError } from '@app/protocol';
 import { context, propagation, trace } from '@opentelemetry/api';
@@ -402,12 +403,17 @@ describe('PodiumClient (HTTP)', () => {
     expect(JSON.stringify(err)).not.toContain(API_KEY);
   });
 
-  it('reports every attempt to the observer', async () => {
+  it('announces every attempt as podium.call, to every listener', async () => {
+    const events = new EventEmitter2();
     const seen: PodiumCallInfo[] = [];
-    client.setObserver((info) => seen.push(info));
+    const alsoSeen: PodiumCallInfo[] = [];
+    events.on('podium.call', (info: PodiumCallInfo) => seen.push(info));
+    events.on('podium.call', (info: PodiumCallInfo) => alsoSeen.push(info));
+    const announcing = new PodiumClient(config(url), events);
     fake.addInstance('a');
     fake.script.push({ status: 503 });
-    await client.isAlive('a');
+    await announcing.isAlive('a');
+    expect(alsoSeen).toEqual(seen);
     expect(seen.map(({ method, route, status, ok }) => ({ method, route, status, ok }))).toEqual([
       { method: 'GET', route: '/api/v1/instances/:id', status: 503, ok: false },
       { method: 'GET', route: '/api/v1/instances/:id', status: 200, ok: true },

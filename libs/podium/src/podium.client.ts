@@ -1,10 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { SpanKind, failSpan, traceApi, traceContext, tracing } from '@app/common';
 import { DomainError, type FileEntry, type FileIteration } from '@app/protocol';
 import WebSocket from 'ws';
 import type { PodiumConfig } from './podium.config';
 import { PodiumConnection } from './podium.connection';
 import { PodiumError, type PodiumErrorKind } from './podium.errors';
+import type { PodiumEventMap } from './podium.events';
 import { PODIUM_OPTIONS } from './podium.module-definition';
 import { PodiumResilience, type CircuitState } from './podium.resilience';
 import {
@@ -40,7 +42,7 @@ export interface PodiumProbeResult {
   kind?: PodiumErrorKind | 'unauthorized';
 }
 
-/** One upstream attempt (each retry attempt and each fail-fast is reported), for metrics. */
+/** One upstream attempt (each retry attempt and each fail-fast is reported as `podium.call`), for metrics. */
 export interface PodiumCallInfo {
   /** HTTP method, or `WS` for an event-stream handshake. */
   method: string;
@@ -54,7 +56,6 @@ export interface PodiumCallInfo {
   /** Set when the attempt failed without a usable status. */
   kind?: PodiumErrorKind;
 }
-export type PodiumObserver = (info: PodiumCallInfo) => void;
 
 type Method = 'GET' | 'POST' | 'DELETE';
 
@@ -104,6 +105,9 @@ const ROUTE = {
  * count as failures; any other answer counts as success. While it is open, calls fail fast with
  * `PodiumError { kind: 'circuit_open' }` (and retrying stops).
  *
+ * Each attempt and fail-fast is announced as `podium.call` (`PodiumEventMap`) on the application's
+ * `EventEmitter2`, when it has one.
+ *
  * Tracing: with a tracer installed (`tracing` of libs/common), each attempt and handshake is a client
  * span, child of whatever span is active, and carries a W3C `traceparent` header upstream.
  */
@@ -112,9 +116,11 @@ export class PodiumClient {
   private readonly resilience: PodiumResilience;
   private readonly httpBase: string;
   private readonly wsBase: string;
-  private observer?: PodiumObserver;
 
-  constructor(@Inject(PODIUM_OPTIONS) private readonly config: PodiumConfig) {
+  constructor(
+    @Inject(PODIUM_OPTIONS) private readonly config: PodiumConfig,
+    @Optional() private readonly events?: EventEmitter2,
+  ) {
     this.resilience = new PodiumResilience({
       breakerThreshold: config.breakerThreshold,
       breakerCooldownMs: config.breakerCooldownMs,
@@ -127,11 +133,6 @@ export class PodiumClient {
     const prefix = base.pathname.replace(/\/+$/, '');
     this.httpBase = `${base.protocol}//${base.host}${prefix}`;
     this.wsBase = `${base.protocol === 'https:' ? 'wss:' : 'ws:'}//${base.host}${prefix}`;
-  }
-
-  /** Sets (or clears) the per-attempt metrics callback. Observer exceptions are swallowed. */
-  setObserver(observer: PodiumObserver | undefined): void {
-    this.observer = observer;
   }
 
   get circuitState(): CircuitState {
@@ -513,7 +514,7 @@ export class PodiumClient {
     }
   }
 
-  /** The fail-fast answer while the circuit is open (reported to the observer like an attempt). */
+  /** The fail-fast answer while the circuit is open (announced like an attempt). */
   private circuitOpen(method: string, route: string): PodiumError {
     this.observe({ method, route, status: null, durationMs: 0, ok: false, kind: 'circuit_open' });
     return new PodiumError('circuit_open', `Podium ${method} ${route}: circuit open`, undefined, route);
@@ -539,10 +540,11 @@ export class PodiumClient {
     return this.config.apiKey ? text.replaceAll(this.config.apiKey, '[REDACTED]') : text;
   }
 
-  private observe(info: PodiumCallInfo): void {
-    if (!this.observer) return;
+  /** Announces an attempt as `podium.call`. A listener's failure never breaks the call. */
+  private observe(info: PodiumEventMap['podium.call']): void {
+    if (!this.events) return;
     try {
-      this.observer(info);
+      this.events.emit('podium.call', info);
     } catch {
       /* metrics must never break a call */
     }

@@ -21,7 +21,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 
 /**
  * Serves the document at `/api/docs-json` and the interactive page at `/api/docs` (OPENAPI_ENABLED).
- * The page needs its own scripts and styles, so its Content-Security-Policy is relaxed to `self`.
+ * The page needs its own scripts and styles, so its Content-Security-Policy is relaxed to `self`. The
+ * document is generated on the first request for it, not while the gateway starts.
  */
 export function setupOpenApi(app: INestApplication, enabled: boolean): void {
   if (!enabled) return;
@@ -32,7 +33,7 @@ export function setupOpenApi(app: INestApplication, enabled: boolean): void {
     );
     next();
   });
-  SwaggerModule.setup('api/docs', app, buildOpenApiDocument(app), {
+  SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'api/docs-json',
     yamlDocumentUrl: 'api/docs-yaml',
   });

@@ -15,6 +15,7 @@ export function configSummary(c: AllConfig): Record<string, unknown> {
     dbCaches: `registry ${c.persistence.registryCache}, session ${c.persistence.sessionCache}`,
     authUrl: c.auth.authUrl || '(none)',
     audience: c.auth.audience || '(not checked)',
+    extraIssuers: c.auth.issuers.slice(1).map((i) => `${i.issuer} (aud ${i.audience})`),
     tenantClaim: c.auth.tenantClaim,
     rolesClaim: c.auth.rolesClaim || '(none)',
     allowedOrigins: c.auth.allowedOrigins,

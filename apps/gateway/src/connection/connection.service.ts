@@ -5,7 +5,6 @@ import { ConfigService } from '@nestjs/config';
 import { PinoLogger } from 'nestjs-pino';
 import type { WebSocket } from 'ws';
 import { AuthService, OriginPolicy, samePrincipal, type AuthIdentity } from '@app/auth';
-import { TenantRegistry } from '@app/persistence';
 import {
   CloseCode,
   DomainError,
@@ -16,11 +15,11 @@ import {
 import { isRemoteSocket, type RemoteSocket } from './remote-socket';
 import { TenantRouter } from './tenant-router';
 import type { AllConfig, AppConfig } from '../config';
-import { Broadcaster, tenantTopic } from './broadcaster';
 import { GatewayEvents } from './gateway-events';
 import { Connection } from './connection';
 import { ConnectionRegistry } from './connection-registry';
 import { negotiateProtocolVersion } from './protocol-version';
+import { TenantMembership } from './tenant-membership';
 
 /** The longest delay a Node timer takes; a later token expiry is reached in steps of this. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -34,10 +33,9 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     config: ConfigService<AllConfig, true>,
     private readonly registry: ConnectionRegistry,
-    private readonly broadcaster: Broadcaster,
+    private readonly membership: TenantMembership,
     private readonly auth: AuthService,
     private readonly origins: OriginPolicy,
-    private readonly tenants: TenantRegistry,
     private readonly router: TenantRouter,
     private readonly logger: PinoLogger,
     private readonly events: GatewayEvents,
@@ -62,7 +60,7 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     const negotiated = negotiateProtocolVersion(req.url);
     const log = this.logger.logger.child({ connId: id });
     const conn = this.register(id, socket, ip, negotiated ?? PROTOCOL_VERSION, log);
-    log.info({ ip }, 'connection opened');
+    log.debug({ ip }, 'connection opened');
 
     const devMode = this.auth.devMode;
     conn.send({ type: 'welcome', protocolVersion: conn.protocolVersion, requiresAuth: !devMode });
@@ -224,9 +222,13 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
     this.router.closed(conn);
     if (conn.authDeadline) clearTimeout(conn.authDeadline);
     if (conn.expiryTimer) clearTimeout(conn.expiryTimer);
-    if (conn.identity) this.broadcaster.unsubscribe(tenantTopic(conn.identity.tenantId), conn);
+    if (conn.identity) this.membership.leave(conn, conn.identity.tenantId);
     this.events.emit('connection.closed', conn);
-    conn.log.info('connection closed');
+    // The connection's one info line (opened and authenticated are at debug).
+    conn.log.info(
+      { ip: conn.ip, via: conn.identity?.via ?? null, role: conn.identity?.role ?? null },
+      'connection closed',
+    );
   }
 
   /**
@@ -244,22 +246,21 @@ export class ConnectionService implements OnModuleInit, OnApplicationShutdown {
       this.bindHere(conn, identity);
       return;
     }
-    if (previous) this.broadcaster.unsubscribe(tenantTopic(previous.tenantId), conn);
+    if (previous) this.membership.leave(conn, previous.tenantId);
     this.setIdentity(conn, identity);
-    conn.log.info({ via: identity.via, role: identity.role, owner: conn.forward?.owner }, 'authenticated');
+    conn.log.debug({ via: identity.via, role: identity.role, owner: conn.forward?.owner }, 'authenticated');
   }
 
   private bindHere(conn: Connection, identity: AuthIdentity): void {
     const previous = conn.identity;
     if (previous && previous.tenantId !== identity.tenantId) {
-      this.broadcaster.unsubscribe(tenantTopic(previous.tenantId), conn);
+      this.membership.leave(conn, previous.tenantId);
     }
     this.setIdentity(conn, identity);
-    this.broadcaster.subscribe(tenantTopic(identity.tenantId), conn);
-    void this.tenants
-      .ensure(identity.tenantId)
+    void this.membership
+      .join(conn, identity.tenantId)
       .catch((err) => conn.log.error({ err }, 'tenant registry unavailable'));
-    conn.log.info({ via: identity.via, role: identity.role }, 'authenticated');
+    conn.log.debug({ via: identity.via, role: identity.role }, 'authenticated');
   }
 
   private setIdentity(conn: Connection, identity: AuthIdentity): void {

@@ -1,15 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
+import type { AuthEventMap } from '@app/auth';
 import type { SessionId, TenantId } from '@app/common';
+import type { PersistenceEventMap } from '@app/persistence';
+import type { PodiumEventMap } from '@app/podium';
 import type { ErrorCode, SessionEvent } from '@app/protocol';
 import type { Connection } from './connection';
 
 /**
  * Every in-process event of the gateway and its payload: one map, so an emitter and its listeners
  * cannot disagree. Emitted synchronously (`emit`): a listener runs before `emit` returns. Per-frame
- * paths (publishing, fan-out, agent frames) call their collaborators directly instead.
+ * paths (publishing, fan-out, agent frames) call their collaborators directly instead. The libs'
+ * own events (`auth.failed`, `podium.call`, `persistence.flushed`), emitted by the libs on the same
+ * emitter, are part of the map.
  */
-export interface GatewayEventMap {
+export interface GatewayEventMap extends AuthEventMap, PodiumEventMap, PersistenceEventMap {
   /** A client socket closed (after it left the registry and its tenant topic). */
   'connection.closed': Connection;
   /** A protocol `error` was sent to a client. */

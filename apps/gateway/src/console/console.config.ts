@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { registerAs } from '@nestjs/config';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsOptional } from 'class-validator';
@@ -19,8 +19,16 @@ export interface ConsoleConfig {
   rootPath: string;
 }
 
-/** From dist/apps/gateway/apps/gateway/src/console (the compiled module) to dist/console. */
-export const CONSOLE_BUILD_DIR = resolve(__dirname, '../../../../../../console');
+/**
+ * dist/console, found from wherever under dist/ the running code is: the bundle (dist/gateway/) or the
+ * compiled modules (dist/apps/gateway/…, as an extension's entry point runs them).
+ */
+export const CONSOLE_BUILD_DIR = join(distDir(__dirname), 'console');
+
+function distDir(dir: string): string {
+  for (let d = dir; d !== dirname(d); d = dirname(d)) if (basename(d) === 'dist') return d;
+  return resolve(dir, '../../../../dist'); // the sources (apps/gateway/src/console), as the unit tests run them
+}
 
 export function buildConsoleConfig(env: NodeJS.ProcessEnv): ConsoleConfig {
   const v = validateEnv(ConsoleEnv, env);

@@ -160,8 +160,14 @@ export class TenantRegistry implements OnApplicationShutdown {
     return row as StoredSession | null;
   }
 
+  /**
+   * Inserts a complete row. `updateEntity(false)`: every column is given, so TypeORM's re-select of the
+   * columns that have defaults (a second query per insert on SQLite) would read back what was written.
+   */
   async insertSession(tenantId: TenantId, row: SessionRow): Promise<void> {
-    await this.write(tenantId, (ds) => ds.getRepository(SessionRow).insert(row));
+    await this.write(tenantId, (ds) =>
+      ds.createQueryBuilder().insert().into(SessionRow).values(row).updateEntity(false).execute(),
+    );
   }
 
   async updateSession(tenantId: TenantId, sessionId: SessionId, patch: Partial<SessionRow>): Promise<void> {

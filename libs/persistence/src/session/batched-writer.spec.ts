@@ -5,7 +5,7 @@ import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { SessionId } from '@app/common';
 import { DataSourceRegistry, openSqlite } from '../datasource-registry';
-import { BatchedWriter, type EventRecord, type WriteCommand } from './batched-writer';
+import { BatchedWriter, type EventRecord, type WriteCommand, type WriterOptions } from './batched-writer';
 import { SESSION_ENTITIES } from './entities';
 import { SESSION_MIGRATIONS } from './session-store.service';
 
@@ -36,10 +36,11 @@ afterEach(() => handles.closeAll());
 
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-function writer(batchMs: number, batchSize: number): BatchedWriter {
+function writer(batchMs: number, batchSize: number, onFlush?: WriterOptions['onFlush']): BatchedWriter {
   return new BatchedWriter({
     batchMs,
     batchSize,
+    onFlush,
     withSession: (id, fn) =>
       handles.write(id, async (ds) => {
         await gate;
@@ -188,9 +189,8 @@ describe('BatchedWriter on real SQLite', () => {
   });
 
   it('shutdown writes everything buffered, then refuses new commands', async () => {
-    const w = writer(600_000, 10_000);
     const observed: { rows: number; sessions: number }[] = [];
-    w.setFlushObserver(({ rows, sessions }) => observed.push({ rows, sessions }));
+    const w = writer(600_000, 10_000, ({ rows, sessions }) => observed.push({ rows, sessions }));
     w.enqueue(event(A, 1));
     w.enqueue(event(B, 1));
     await w.shutdown();

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { SpanKind, failSpan, tracing, type SessionId } from '@app/common';
+import type { PersistenceEventMap } from '../persistence.events';
 
 /** One durable event: the broadcast frame as `payload`. */
 export interface EventRecord {
@@ -81,7 +82,8 @@ export interface WriterOptions {
   batchSize: number;
   /** Runs `fn` with the session's DataSource, serialised with other writes to it. */
   withSession: <T>(sessionId: SessionId, fn: (ds: DataSource) => Promise<T>) => Promise<T>;
-  onFlush?: (info: { durationMs: number; rows: number; sessions: number }) => void;
+  /** Told of each written batch (the store emits it as `persistence.flushed`). */
+  onFlush?: (info: PersistenceEventMap['persistence.flushed']) => void;
 }
 
 /**
@@ -114,11 +116,6 @@ export class BatchedWriter {
   private readonly dirty = new Map<SessionId, number>();
 
   constructor(private readonly opts: WriterOptions) {}
-
-  /** Observes each flush (metrics). */
-  setFlushObserver(fn: WriterOptions['onFlush']): void {
-    this.opts.onFlush = fn;
-  }
 
   enqueue(cmd: WriteCommand): void {
     if (this.closed) throw new Error('writer is shut down');

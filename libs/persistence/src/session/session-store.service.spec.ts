@@ -2,8 +2,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { SessionId } from '@app/common';
 import type { EventRecord } from './batched-writer';
+import type { PersistenceEventMap } from '../persistence.events';
 import { SessionStore } from './session-store.service';
 
 let dataDir: string;
@@ -163,5 +165,19 @@ describe('SessionStore on real SQLite', () => {
     while (store.writer.stats.flushes === 0) await new Promise((r) => setTimeout(r, 5));
     expect(store.writer.queueDepth).toBe(0);
     expect(await store.maxSeq(id)).toBe(1);
+  });
+
+  it('announces each written batch as persistence.flushed, to every listener', async () => {
+    await store.shutdown();
+    const events = new EventEmitter2();
+    store = new SessionStore(config(600_000), events);
+    const seen: PersistenceEventMap['persistence.flushed'][][] = [[], []];
+    for (const list of seen) events.on('persistence.flushed', (info) => list.push(info));
+    enqueueEvents('flushed-a' as SessionId, 1, 2);
+    enqueueEvents('flushed-b' as SessionId, 1, 1);
+    await store.writer.flush();
+    for (const list of seen) {
+      expect(list).toEqual([{ durationMs: expect.any(Number), rows: 3, sessions: 2 }]);
+    }
   });
 });

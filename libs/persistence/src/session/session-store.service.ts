@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { DataSource } from 'typeorm';
 import type { SessionId } from '@app/common';
 import { DataPaths } from '../data-paths';
 import { DataSourceRegistry, openSqlite } from '../datasource-registry';
 import { SessionInitial1764000000101 } from '../migrations/session-1-initial';
 import { PERSISTENCE_OPTIONS } from '../persistence.module-definition';
+import type { PersistenceEventMap } from '../persistence.events';
 import type { PersistenceConfig } from '../persistence.config';
 import { BatchedWriter, type MessageRecord, type WriteCommand } from './batched-writer';
 import { FencedError, installFence, type WriteFence } from '../write-fence';
@@ -37,7 +39,8 @@ export class SessionStore {
   /** The token each open session database was last claimed with. */
   private readonly claimed = new WeakMap<DataSource, number>();
 
-  constructor(@Inject(PERSISTENCE_OPTIONS) config: PersistenceConfig) {
+  /** `events`: where each writer batch is announced as `persistence.flushed` (when the application has an emitter). */
+  constructor(@Inject(PERSISTENCE_OPTIONS) config: PersistenceConfig, @Optional() events?: EventEmitter2) {
     this.paths = new DataPaths(config.dataDir);
     this.handles = new DataSourceRegistry(config.sessionCache, (sessionId) =>
       openSqlite(this.paths.sessionFile(sessionId), {
@@ -49,6 +52,9 @@ export class SessionStore {
       batchMs: config.writeBatchMs,
       batchSize: config.writeBatchSize,
       withSession: (id, fn) => this.write(id, fn),
+      onFlush: events
+        ? (info: PersistenceEventMap['persistence.flushed']) => events.emit('persistence.flushed', info)
+        : undefined,
     });
   }
 
