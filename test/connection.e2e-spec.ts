@@ -65,8 +65,11 @@ describe('connection and transport (dev mode)', () => {
 
   it('negotiates the protocol version and refuses a version it does not speak with 1002', async () => {
     const ok = await DiminuendoClient.connect(gw.url, { query: { protocolVersions: '1,2' } });
-    expect(ok.welcome?.protocolVersion).toBe(1);
+    expect(ok.welcome?.protocolVersion).toBe(2);
     await ok.close();
+    const one = await DiminuendoClient.connect(gw.url, { query: { protocolVersions: '1,3' } });
+    expect(one.welcome?.protocolVersion).toBe(1);
+    await one.close();
 
     const { ws, frames } = await rawSocket('?protocolVersion=7');
     const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
