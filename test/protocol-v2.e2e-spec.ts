@@ -85,7 +85,7 @@ describe('protocol v2: coalesced delivery', () => {
     c.sendRaw('{"type":"no_such_message","requestId":"bad-1"}');
     const results = await Promise.all(answers);
     expect(results.map((r) => r.type)).toEqual(ids.map(() => 'pong'));
-    const error = await c.waitFor('error', 5000, true, (e) => e.requestId === 'bad-1');
+    const error = await c.waitFor('error', 5000, true, (e) => (e as Ev).requestId === 'bad-1');
     expect(error.code).toBe('INVALID_MESSAGE');
     const order = (c.log as Ev[]).filter((e) => e.requestId).map((e) => e.requestId);
     expect(order).toEqual([...ids, 'bad-1']);
