@@ -37,6 +37,8 @@ const coverage = {
   },
 };
 module.exports = {
+  // A spec that leaves a socket or timer open must not keep the run (and CI) waiting after the summary.
+  forceExit: true,
   testTimeout: 60000,
   ...coverage,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
