@@ -40,35 +40,96 @@ export type WriteCommand =
   | { table: 'messages'; sessionId: SessionId; row: MessageRecord }
   | { table: 'turn_usage'; sessionId: SessionId; row: TurnUsageRecord };
 
-const COLUMNS: Record<WriteCommand['table'], { sql: string; fields: string[] }> = {
-  events: {
-    sql: 'INSERT OR IGNORE INTO events (seq, type, turn_id, payload, ts) VALUES ',
-    fields: ['seq', 'type', 'turnId', 'payload', 'ts'],
-  },
-  messages: {
-    sql: 'INSERT OR REPLACE INTO messages (id, turn_id, role, content, metadata, user_id, created_at) VALUES ',
-    fields: ['id', 'turnId', 'role', 'content', 'metadata', 'userId', 'createdAt'],
-  },
-  turn_usage: {
-    sql: 'INSERT OR REPLACE INTO turn_usage (turn_id, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost, created_at) VALUES ',
-    fields: [
-      'turnId',
-      'model',
-      'inputTokens',
-      'outputTokens',
-      'cacheReadTokens',
-      'cacheWriteTokens',
-      'cost',
-      'createdAt',
-    ],
-  },
+/**
+ * One statement per table, whatever the row count: the rows travel as one JSON array parameter and
+ * `json_each` unpacks them inside SQLite, so a statement is one round trip to the database thread and
+ * atomic by itself (SQLite's bound-parameter limit never applies). `->>` yields INTEGER, TEXT or NULL.
+ * Text holding a NUL character (which SQLite's JSON functions cut short) is bound as parameters instead.
+ */
+const STATEMENTS: Record<WriteCommand['table'], Statement> = {
+  events: insert('INSERT OR IGNORE INTO events', {
+    seq: 'seq',
+    type: 'type',
+    turn_id: 'turnId',
+    payload: 'payload',
+    ts: 'ts',
+  }),
+  messages: insert('INSERT OR REPLACE INTO messages', {
+    id: 'id',
+    turn_id: 'turnId',
+    role: 'role',
+    content: 'content',
+    metadata: 'metadata',
+    user_id: 'userId',
+    created_at: 'createdAt',
+  }),
+  turn_usage: insert('INSERT OR REPLACE INTO turn_usage', {
+    turn_id: 'turnId',
+    model: 'model',
+    input_tokens: 'inputTokens',
+    output_tokens: 'outputTokens',
+    cache_read_tokens: 'cacheReadTokens',
+    cache_write_tokens: 'cacheWriteTokens',
+    cost: 'cost',
+    created_at: 'createdAt',
+  }),
 };
 
-/** Rows per INSERT statement: well under SQLite's bound-parameter limit for every table. */
-const ROWS_PER_STATEMENT = 400;
+/** `columns`: column name → record field. */
+function insert(into: string, columns: Record<string, string>): Statement {
+  const names = Object.keys(columns);
+  const values = names.map((_, i) => `value->>${i}`).join(', ');
+  return {
+    json: `${into} (${names.join(', ')}) SELECT ${values} FROM json_each(?)`,
+    values: `${into} (${names.join(', ')}) VALUES `,
+    placeholder: `(${names.map(() => '?').join(',')})`,
+    fields: Object.values(columns),
+  };
+}
+
+interface Statement {
+  /** The rows as one JSON array parameter. */
+  json: string;
+  /** Bound parameters, one placeholder group per row: for text holding a NUL, which JSON text cannot carry into SQLite. */
+  values: string;
+  placeholder: string;
+  fields: string[];
+}
+
+/** Rows per bound INSERT: within SQLite's limit of 32,766 parameters for every table. */
+const ROWS_PER_BOUND_STATEMENT = 2_000;
+
+/** The statements writing `rows` to a table: one, unless a text field holds a NUL (then bound, chunked). */
+function statementsFor(
+  table: WriteCommand['table'],
+  rows: WriteCommand['row'][],
+): { sql: string; params: unknown[] }[] {
+  const { json, values, placeholder, fields } = STATEMENTS[table];
+  const tuples = rows.map((row) => fields.map((f) => (row as unknown as Record<string, unknown>)[f] ?? null));
+  if (!tuples.some((t) => t.some((v) => typeof v === 'string' && v.includes('\0')))) {
+    return [{ sql: json, params: [JSON.stringify(tuples)] }];
+  }
+  const out: { sql: string; params: unknown[] }[] = [];
+  for (let i = 0; i < tuples.length; i += ROWS_PER_BOUND_STATEMENT) {
+    const chunk = tuples.slice(i, i + ROWS_PER_BOUND_STATEMENT);
+    out.push({ sql: values + chunk.map(() => placeholder).join(','), params: chunk.flat() });
+  }
+  return out;
+}
+
+/** The `sqlite3` handle under a TypeORM DataSource (its single connection). */
+interface RawDatabase {
+  run(sql: string, params: unknown[], callback: (err: Error | null) => void): void;
+}
+
+function run(db: RawDatabase, sql: string, params: unknown[] = []): Promise<void> {
+  return new Promise((resolve, reject) => db.run(sql, params, (err) => (err ? reject(err) : resolve())));
+}
 
 export interface WriterStats {
+  /** Commands buffered, not yet taken by a write. */
   queued: number;
+  /** Writes started and finished (one per session and window: a transaction, committed or not). */
   flushes: number;
   transactions: number;
   statements: number;
@@ -78,30 +139,41 @@ export interface WriterStats {
 }
 
 export interface WriterOptions {
+  /** The window: a session's first buffered command is written at most this long after it arrived. */
   batchMs: number;
+  /** A session with this many commands buffered is written at once, without waiting for the window. */
   batchSize: number;
   /** Runs `fn` with the session's DataSource, serialised with other writes to it. */
   withSession: <T>(sessionId: SessionId, fn: (ds: DataSource) => Promise<T>) => Promise<T>;
-  /** Told of each written batch (the store emits it as `persistence.flushed`). */
+  /** Told of each write (the store emits it as `persistence.flushed`). */
   onFlush?: (info: PersistenceEventMap['persistence.flushed']) => void;
 }
 
+/** One session's queue: commands buffered, at most one write in flight, and the flushes waiting. */
+interface Lane {
+  readonly sessionId: SessionId;
+  pending: WriteCommand[];
+  /** When the oldest buffered command arrived (the window runs from there). */
+  firstAt: number;
+  timer?: NodeJS.Timeout;
+  writing: boolean;
+  /** Commands enqueued so far, and commands written (committed, or failed and logged); in order. */
+  enqueued: number;
+  done: number;
+  waiters: { target: number; resolve: () => void }[];
+}
+
 /**
- * Batched, fire-and-forget writes of session data. A flush starts 50 ms after the first buffered
- * command or as soon as 100 are buffered; commands are grouped by session, each group written in one
- * transaction as multi-row INSERTs. `flush()` and `shutdown()` resolve once everything buffered before
- * the call is committed.
+ * Batched, fire-and-forget writes of session data, pipelined per session. Each session has its own
+ * queue: its first buffered command opens a window of `batchMs` (or `batchSize` commands close it at
+ * once), then everything buffered is written as one transaction, one statement per table; commands
+ * arriving meanwhile wait for that write and its window. Sessions never wait for one another: a slow
+ * or failing database holds up only its own session. `flush()` and `shutdown()` resolve once everything
+ * buffered before the call is written; `flushSession()` waits for one session only.
  */
 export class BatchedWriter {
   private readonly logger = new Logger('BatchedWriter');
-  private buffer: WriteCommand[] = [];
-  private timer?: NodeJS.Timeout;
-  /** True while a batch is being written; commands arriving meanwhile form the next batch. */
-  private writing = false;
-  /** Commands enqueued so far, and commands whose batch has been written (committed or failed). */
-  private enqueued = 0;
-  private done = 0;
-  private readonly waiters: { target: number; resolve: () => void }[] = [];
+  private readonly lanes = new Map<SessionId, Lane>();
   private closed = false;
   readonly stats: WriterStats = {
     queued: 0,
@@ -112,155 +184,166 @@ export class BatchedWriter {
     failedTransactions: 0,
     lastFlushMs: 0,
   };
-  /** Sessions with commands buffered or being written. */
-  private readonly dirty = new Map<SessionId, number>();
 
   constructor(private readonly opts: WriterOptions) {}
 
   enqueue(cmd: WriteCommand): void {
     if (this.closed) throw new Error('writer is shut down');
-    this.buffer.push(cmd);
-    this.enqueued++;
-    this.stats.queued = this.buffer.length;
-    this.dirty.set(cmd.sessionId, (this.dirty.get(cmd.sessionId) ?? 0) + 1);
-    if (this.writing) return; // picked up as soon as the current batch is written
-    if (this.buffer.length >= this.opts.batchSize) this.kick();
-    else this.timer ??= setTimeout(() => this.kick(), this.opts.batchMs);
+    let lane = this.lanes.get(cmd.sessionId);
+    if (!lane) {
+      lane = {
+        sessionId: cmd.sessionId,
+        pending: [],
+        firstAt: 0,
+        writing: false,
+        enqueued: 0,
+        done: 0,
+        waiters: [],
+      };
+      this.lanes.set(cmd.sessionId, lane);
+    }
+    if (lane.pending.length === 0) lane.firstAt = performance.now();
+    lane.pending.push(cmd);
+    lane.enqueued++;
+    this.stats.queued++;
+    if (!lane.writing) this.schedule(lane);
   }
 
   get queueDepth(): number {
-    return this.buffer.length;
+    return this.stats.queued;
   }
 
   /** Resolves once every command enqueued before this call is written (committed, or failed and logged). */
-  flush(): Promise<void> {
-    const target = this.enqueued;
-    if (this.done >= target) return Promise.resolve();
-    const promise = new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
-    this.kick();
-    return promise;
+  async flush(): Promise<void> {
+    await Promise.all([...this.lanes.values()].map((lane) => this.flushLane(lane)));
   }
 
-  /** Flushes only if the session has pending writes (read-your-writes for replay). */
+  /** Flushes one session only, if it has writes pending (read-your-writes for replay). */
   async flushSession(sessionId: SessionId): Promise<void> {
-    if (this.dirty.has(sessionId)) await this.flush();
+    const lane = this.lanes.get(sessionId);
+    if (lane) await this.flushLane(lane);
   }
 
-  /** Drops buffered commands of a session that is being deleted. */
+  /** Drops buffered commands of a session that is being deleted (a write in flight still finishes). */
   discard(sessionId: SessionId): void {
-    const before = this.buffer.length;
-    this.buffer = this.buffer.filter((c) => c.sessionId !== sessionId);
-    this.done += before - this.buffer.length;
-    this.stats.queued = this.buffer.length;
-    this.dirty.delete(sessionId);
-    this.settleWaiters();
+    const lane = this.lanes.get(sessionId);
+    if (!lane) return;
+    this.stats.queued -= lane.pending.length;
+    lane.done += lane.pending.length;
+    lane.pending = [];
+    clearTimeout(lane.timer);
+    lane.timer = undefined;
+    this.settle(lane);
   }
 
   async shutdown(): Promise<void> {
     await this.flush();
     this.closed = true;
-    // A window may still be pending for commands discarded since: nothing is left for it to write.
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    for (const lane of this.lanes.values()) clearTimeout(lane.timer);
+    this.lanes.clear();
   }
 
-  /**
-   * Writes the buffer now, unless a batch is already being written: then everything buffered meanwhile
-   * is written as one batch right after it. Under load batches grow instead of queueing up.
-   */
-  private kick(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    if (this.writing || this.buffer.length === 0) return;
-    const batch = this.buffer;
-    this.buffer = [];
-    this.stats.queued = 0;
-    this.writing = true;
-    void this.write(batch).finally(() => {
-      this.writing = false;
-      this.done += batch.length;
-      this.settleWaiters();
-      if (this.buffer.length > 0) this.kick();
+  private flushLane(lane: Lane): Promise<void> {
+    const target = lane.enqueued;
+    if (lane.done >= target) return Promise.resolve();
+    const promise = new Promise<void>((resolve) => lane.waiters.push({ target, resolve }));
+    this.start(lane);
+    return promise;
+  }
+
+  /** Starts the lane's write now when its window is over or its batch full, else arms its timer. */
+  private schedule(lane: Lane): void {
+    if (lane.pending.length === 0) return;
+    const wait = this.opts.batchMs - (performance.now() - lane.firstAt);
+    if (lane.pending.length >= this.opts.batchSize || wait <= 0) this.start(lane);
+    else lane.timer ??= setTimeout(() => this.start(lane), wait);
+  }
+
+  private start(lane: Lane): void {
+    clearTimeout(lane.timer);
+    lane.timer = undefined;
+    if (lane.writing || lane.pending.length === 0) return;
+    const cmds = lane.pending;
+    lane.pending = [];
+    this.stats.queued -= cmds.length;
+    lane.writing = true;
+    void this.write(lane.sessionId, cmds).finally(() => {
+      lane.writing = false;
+      lane.done += cmds.length;
+      this.settle(lane);
+      // A flush waiting on commands still buffered takes them now; otherwise their window runs on.
+      if (lane.pending.length > 0 && lane.waiters.length > 0) this.start(lane);
+      else if (lane.pending.length > 0) this.schedule(lane);
+      else if (lane.waiters.length === 0 && this.lanes.get(lane.sessionId) === lane) {
+        this.lanes.delete(lane.sessionId); // idle: a session's next command opens a new lane
+      }
     });
   }
 
-  private settleWaiters(): void {
-    for (let i = this.waiters.length - 1; i >= 0; i--) {
-      if (this.done >= this.waiters[i].target) this.waiters.splice(i, 1)[0].resolve();
+  private settle(lane: Lane): void {
+    for (let i = lane.waiters.length - 1; i >= 0; i--) {
+      if (lane.done >= lane.waiters[i].target) lane.waiters.splice(i, 1)[0].resolve();
     }
   }
 
-  private async write(batch: WriteCommand[]): Promise<void> {
+  private async write(sessionId: SessionId, cmds: WriteCommand[]): Promise<void> {
     const started = performance.now();
-    // A root span per batch: a batch mixes the writes of many messages, so it is no one's child.
+    // A root span per write: it holds the events of many messages, so it is no one's child.
     const span = tracing.tracer?.startSpan('writer batch', { kind: SpanKind.INTERNAL, root: true });
-    const failedBefore = this.stats.failedTransactions;
-    const groups = new Map<SessionId, WriteCommand[]>();
-    for (const cmd of batch) {
-      let g = groups.get(cmd.sessionId);
-      if (!g) groups.set(cmd.sessionId, (g = []));
-      g.push(cmd);
+    let failed = false;
+    try {
+      await this.opts.withSession(sessionId, (ds) => this.writeGroup(ds, cmds));
+      this.stats.transactions++;
+      this.stats.rows += cmds.length;
+    } catch (err) {
+      failed = true;
+      this.stats.failedTransactions++;
+      this.logger.error(
+        `write of ${cmds.length} rows for session ${sessionId} failed: ${(err as Error).message}`,
+      );
     }
-    await Promise.all(
-      [...groups].map(async ([sessionId, cmds]) => {
-        try {
-          await this.opts.withSession(sessionId, (ds) => this.writeGroup(ds, cmds));
-          this.stats.transactions++;
-          this.stats.rows += cmds.length;
-        } catch (err) {
-          this.stats.failedTransactions++;
-          this.logger.error(
-            `write of ${cmds.length} rows for session ${sessionId} failed: ${(err as Error).message}`,
-          );
-        } finally {
-          const left = (this.dirty.get(sessionId) ?? 0) - cmds.length;
-          if (left > 0) this.dirty.set(sessionId, left);
-          else this.dirty.delete(sessionId);
-        }
-      }),
-    );
     this.stats.flushes++;
     this.stats.lastFlushMs = performance.now() - started;
-    this.opts.onFlush?.({ durationMs: this.stats.lastFlushMs, rows: batch.length, sessions: groups.size });
+    this.opts.onFlush?.({ durationMs: this.stats.lastFlushMs, rows: cmds.length, sessions: 1 });
     if (span) {
-      const failed = this.stats.failedTransactions - failedBefore;
       span.setAttributes({
-        'diminuendo.writer.rows': batch.length,
-        'diminuendo.writer.sessions': groups.size,
+        'diminuendo.writer.rows': cmds.length,
+        'diminuendo.writer.sessions': 1,
         'diminuendo.writer.duration_ms': this.stats.lastFlushMs,
-        'diminuendo.writer.failed_sessions': failed,
+        'diminuendo.writer.failed_sessions': failed ? 1 : 0,
       });
-      if (failed > 0) failSpan(span, new Error('write failed'));
+      if (failed) failSpan(span, new Error('write failed'));
       span.end();
     }
   }
 
+  /**
+   * One transaction: a single statement when the commands touch one table (the usual case: a run of
+   * events), else BEGIN, the statements, COMMIT. Runs on the sqlite3 handle under TypeORM.
+   */
   private async writeGroup(ds: DataSource, cmds: WriteCommand[]): Promise<void> {
+    const db = (ds.driver as unknown as { databaseConnection: RawDatabase }).databaseConnection;
     const byTable = new Map<WriteCommand['table'], WriteCommand['row'][]>();
     for (const c of cmds) {
       let rows = byTable.get(c.table);
       if (!rows) byTable.set(c.table, (rows = []));
       rows.push(c.row);
     }
-    await ds.query('BEGIN');
+    const statements = [...byTable].flatMap(([table, rows]) => statementsFor(table, rows));
+    if (statements.length === 1) {
+      await run(db, statements[0].sql, statements[0].params);
+      this.stats.statements++;
+      return;
+    }
+    await run(db, 'BEGIN');
     try {
-      for (const [table, rows] of byTable) {
-        const { sql, fields } = COLUMNS[table];
-        const placeholder = `(${fields.map(() => '?').join(',')})`;
-        for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-          const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
-          const params: unknown[] = [];
-          for (const row of chunk)
-            for (const f of fields) params.push((row as unknown as Record<string, unknown>)[f] ?? null);
-          await ds.query(sql + chunk.map(() => placeholder).join(','), params);
-          this.stats.statements++;
-        }
+      for (const { sql, params } of statements) {
+        await run(db, sql, params);
+        this.stats.statements++;
       }
-      await ds.query('COMMIT');
+      await run(db, 'COMMIT');
     } catch (err) {
-      await ds.query('ROLLBACK').catch(() => undefined);
+      await run(db, 'ROLLBACK').catch(() => undefined);
       throw err;
     }
   }
