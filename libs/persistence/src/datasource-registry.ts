@@ -76,9 +76,11 @@ export class DataSourceRegistry {
   private readonly entries = new Map<string, Entry>();
   private closed = false;
 
+  /** `beforeClose`: runs after the last write and before the handle closes (e.g. to finalize statements). */
   constructor(
     private readonly max: number,
     private readonly open: (key: string) => Promise<DataSource>,
+    private readonly beforeClose?: (ds: DataSource) => Promise<void>,
   ) {}
 
   get size(): number {
@@ -171,6 +173,7 @@ export class DataSourceRegistry {
     entry.closing ??= (async () => {
       const ds = await entry.ready.catch(() => undefined);
       await entry.writeTail.catch(() => undefined);
+      if (ds && this.beforeClose) await this.beforeClose(ds).catch(() => undefined);
       if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
     })();
     return entry.closing;

@@ -28,13 +28,20 @@ beforeAll(() => {
   dataDir = mkdtempSync(join(tmpdir(), 'batched-writer-'));
 });
 
+/** The writer of the running test: its statements are finalized before a database closes, as in SessionStore. */
+let current: BatchedWriter | undefined;
+
 beforeEach(() => {
   gate = undefined;
-  handles = new DataSourceRegistry(8, (id) =>
-    openSqlite(join(dataDir, `${expect.getState().currentTestName?.replace(/\W+/g, '-')}-${id}.db`), {
-      entities: SESSION_ENTITIES,
-      migrations: SESSION_MIGRATIONS,
-    }),
+  current = undefined;
+  handles = new DataSourceRegistry(
+    8,
+    (id) =>
+      openSqlite(join(dataDir, `${expect.getState().currentTestName?.replace(/\W+/g, '-')}-${id}.db`), {
+        entities: SESSION_ENTITIES,
+        migrations: SESSION_MIGRATIONS,
+      }),
+    (ds) => current?.release(ds) ?? Promise.resolve(),
   );
 });
 
@@ -49,7 +56,7 @@ function writer(
   onFlush?: WriterOptions['onFlush'],
   holdOf?: (id: SessionId) => Promise<void> | undefined,
 ): BatchedWriter {
-  return new BatchedWriter({
+  return (current = new BatchedWriter({
     batchMs,
     batchSize,
     onFlush,
@@ -59,7 +66,7 @@ function writer(
         await holdOf?.(id);
         return fn(ds);
       }),
-  });
+  }));
 }
 
 function message(
@@ -316,5 +323,19 @@ describe('BatchedWriter on real SQLite', () => {
     const w = writer(600_000, 10_000);
     await w.flush();
     expect(w.stats.flushes).toBe(0);
+  });
+  it('finalizes its prepared statements before a database closes, so the file is really closed', async () => {
+    const w = writer(600_000, 100_000);
+    let db: DataSource | undefined;
+    await handles.use(A, async (ds) => (db = ds));
+    w.enqueue(event(A, 1));
+    w.enqueue(event(A, 2));
+    await w.flush();
+    expect(db!.isInitialized).toBe(true);
+    await handles.close(A);
+    expect(db!.isInitialized).toBe(false); // SQLite refuses to close a connection with live statements
+    w.enqueue(event(A, 3)); // a new handle, statements prepared afresh
+    await w.flush();
+    expect(await seqs(A)).toEqual([1, 2, 3]);
   });
 });

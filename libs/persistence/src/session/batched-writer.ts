@@ -103,13 +103,13 @@ const ROWS_PER_BOUND_STATEMENT = 2_000;
 function statementsFor(
   table: WriteCommand['table'],
   rows: WriteCommand['row'][],
-): { sql: string; params: unknown[] }[] {
+): { sql: string; params: unknown[]; prepared?: boolean }[] {
   const { json, values, placeholder, fields } = STATEMENTS[table];
   const tuples = rows.map((row) => fields.map((f) => (row as unknown as Record<string, unknown>)[f] ?? null));
   if (!tuples.some((t) => t.some((v) => typeof v === 'string' && v.includes('\0')))) {
-    return [{ sql: json, params: [JSON.stringify(tuples)] }];
+    return [{ sql: json, params: [JSON.stringify(tuples)], prepared: true }];
   }
-  const out: { sql: string; params: unknown[] }[] = [];
+  const out: { sql: string; params: unknown[]; prepared?: boolean }[] = [];
   for (let i = 0; i < tuples.length; i += ROWS_PER_BOUND_STATEMENT) {
     const chunk = tuples.slice(i, i + ROWS_PER_BOUND_STATEMENT);
     out.push({ sql: values + chunk.map(() => placeholder).join(','), params: chunk.flat() });
@@ -120,6 +120,12 @@ function statementsFor(
 /** The `sqlite3` handle under a TypeORM DataSource (its single connection). */
 interface RawDatabase {
   run(sql: string, params: unknown[], callback: (err: Error | null) => void): void;
+  prepare(sql: string, callback: (err: Error | null) => void): RawStatement;
+}
+
+interface RawStatement {
+  run(params: unknown[], callback: (err: Error | null) => void): void;
+  finalize(callback: () => void): void;
 }
 
 function run(db: RawDatabase, sql: string, params: unknown[] = []): Promise<void> {
@@ -174,6 +180,8 @@ interface Lane {
 export class BatchedWriter {
   private readonly logger = new Logger('BatchedWriter');
   private readonly lanes = new Map<SessionId, Lane>();
+  /** Prepared statements per open session database (its sqlite3 handle). */
+  private readonly prepared = new WeakMap<RawDatabase, Map<string, RawStatement>>();
   private closed = false;
   readonly stats: WriterStats = {
     queued: 0,
@@ -317,6 +325,39 @@ export class BatchedWriter {
     }
   }
 
+  /** Runs a statement; the per-table JSON statements stay prepared on their database until `release`. */
+  private async execute(
+    db: RawDatabase,
+    statement: { sql: string; params: unknown[]; prepared?: boolean },
+  ): Promise<void> {
+    if (!statement.prepared) return run(db, statement.sql, statement.params);
+    let cache = this.prepared.get(db);
+    if (!cache) this.prepared.set(db, (cache = new Map()));
+    let prepared = cache.get(statement.sql);
+    if (!prepared) {
+      prepared = await new Promise<RawStatement>((resolve, reject) => {
+        const st = db.prepare(statement.sql, (err) => (err ? reject(err) : resolve(st)));
+      });
+      cache.set(statement.sql, prepared);
+    }
+    const st = prepared;
+    await new Promise<void>((resolve, reject) =>
+      st.run(statement.params, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  /**
+   * Finalizes the statements prepared on a session's database: called before the database is closed
+   * (SQLite refuses to close a connection with live statements).
+   */
+  async release(ds: DataSource): Promise<void> {
+    const db = (ds.driver as unknown as { databaseConnection?: RawDatabase }).databaseConnection;
+    const cache = db && this.prepared.get(db);
+    if (!cache) return;
+    this.prepared.delete(db);
+    await Promise.all([...cache.values()].map((st) => new Promise<void>((resolve) => st.finalize(resolve))));
+  }
+
   /**
    * One transaction: a single statement when the commands touch one table (the usual case: a run of
    * events), else BEGIN, the statements, COMMIT. Runs on the sqlite3 handle under TypeORM.
@@ -331,14 +372,14 @@ export class BatchedWriter {
     }
     const statements = [...byTable].flatMap(([table, rows]) => statementsFor(table, rows));
     if (statements.length === 1) {
-      await run(db, statements[0].sql, statements[0].params);
+      await this.execute(db, statements[0]);
       this.stats.statements++;
       return;
     }
     await run(db, 'BEGIN');
     try {
-      for (const { sql, params } of statements) {
-        await run(db, sql, params);
+      for (const statement of statements) {
+        await this.execute(db, statement);
         this.stats.statements++;
       }
       await run(db, 'COMMIT');

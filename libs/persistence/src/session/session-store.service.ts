@@ -42,11 +42,14 @@ export class SessionStore {
   /** `events`: where each writer batch is announced as `persistence.flushed` (when the application has an emitter). */
   constructor(@Inject(PERSISTENCE_OPTIONS) config: PersistenceConfig, @Optional() events?: EventEmitter2) {
     this.paths = new DataPaths(config.dataDir);
-    this.handles = new DataSourceRegistry(config.sessionCache, (sessionId) =>
-      openSqlite(this.paths.sessionFile(sessionId), {
-        entities: SESSION_ENTITIES,
-        migrations: SESSION_MIGRATIONS,
-      }),
+    this.handles = new DataSourceRegistry(
+      config.sessionCache,
+      (sessionId) =>
+        openSqlite(this.paths.sessionFile(sessionId), {
+          entities: SESSION_ENTITIES,
+          migrations: SESSION_MIGRATIONS,
+        }),
+      (ds) => this.writer.release(ds),
     );
     this.writer = new BatchedWriter({
       batchMs: config.writeBatchMs,
