@@ -141,11 +141,16 @@ describe('SDK: exactly-once delivery across drops and restarts', () => {
       });
       clients.push(noQueue);
       await noQueue.connect();
-      proxy.dropAll();
-      await eventually(() => noQueue.state === 'reconnecting', 'reconnecting');
-      await expect(noQueue.request({ type: 'list_sessions' })).rejects.toMatchObject({
-        code: 'NOT_CONNECTED',
-      });
+      // Refuse new connections too, so the client stays disconnected however short its jittered delay.
+      await proxy.cut();
+      try {
+        await eventually(() => noQueue.state !== 'open', 'disconnected');
+        await expect(noQueue.request({ type: 'list_sessions' })).rejects.toMatchObject({
+          code: 'NOT_CONNECTED',
+        });
+      } finally {
+        await proxy.restore();
+      }
     });
   });
 

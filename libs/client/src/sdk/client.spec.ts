@@ -40,9 +40,10 @@ class WireSocket implements WebSocketLike {
   }
 }
 
-const tick = () => new Promise((r) => setImmediate(r));
+/** Polls `check` for up to 5 s of wall time (timers such as `retryAfterMs` must get their turn). */
 async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !check(); i++) await tick();
+  const end = Date.now() + 5000;
+  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 1));
   if (!check()) throw new Error('condition never met');
 }
 
