@@ -23,12 +23,30 @@ type Handler<H> = (header: H, body: string) => void;
 const MAX_KNOWN_SENDERS = 1024;
 /** At most one warning per this interval about dropped messages (a flood must not flood the log). */
 const REJECT_LOG_INTERVAL_MS = 5000;
+/**
+ * A batch for one instance is sent early once it holds this many deliveries (socket writes on the
+ * receiving side), so that no single message costs the receiver more than a few tens of milliseconds.
+ */
+const MAX_DELIVERIES_PER_MESSAGE = 4096;
+/**
+ * Inbound messages are handled in slices of at most this long. A turn's frames for this instance's
+ * clients can arrive faster than they can be written out (a few MB read at once, each frame written
+ * to many sockets): handled in one go they would hold the event loop for seconds, and the lease
+ * renewal with it, until the other instances take this one for gone.
+ */
+const RECEIVE_SLICE_MS = 10;
+/**
+ * With this many inbound messages waiting, the inbox socket stops being read until half of them are
+ * handled: the backlog then waits in Redis, bounded by its pub/sub output limit, not in this process.
+ */
+const RECEIVE_PAUSE_AT = 2000;
 
 /**
  * The Redis link between gateway instances (lease mode only): one client for commands and PUBLISH, one
  * subscribed to this process's inbox channel. One publisher and one subscriber per process keep every
  * message between two instances in order. Frames for another instance's clients are queued and sent
- * as one message per instance per event-loop turn (`packDeliveries`). Every message is signed with
+ * as one message per instance per event-loop turn (`packDeliveries`), split beyond
+ * MAX_DELIVERIES_PER_MESSAGE; inbound messages are handled in order, in time slices. Every message is signed with
  * CLUSTER_SECRET (`BusSigner`); unsigned, badly signed and replayed messages are dropped and counted.
  */
 @Injectable()
@@ -57,6 +75,11 @@ export class ClusterBus implements OnApplicationShutdown {
   ) as Record<RejectReason, number>;
   private rejectLoggedAt = 0;
   private rejectUnlogged = 0;
+  /** Inbound messages not handled yet, in arrival order (`inboundHead` is the next one). */
+  private inbound: (readonly [channel: string, message: string])[] = [];
+  private inboundHead = 0;
+  private receiving = false;
+  private inboxPaused = false;
 
   constructor(@Inject(CLUSTER_CONFIG) private readonly config: ClusterConfig) {
     this.enabled = config.leases;
@@ -87,8 +110,9 @@ export class ClusterBus implements OnApplicationShutdown {
         this.logger.error(`cluster bus cannot reach Redis at ${redactUrl(config.redisUrl)}: ${err.message}`);
       });
     }
-    this.subscriber.on('message', (channel: string, message: string) => this.receive(channel, message));
+    this.subscriber.on('message', (channel: string, message: string) => this.queue(channel, message));
     this.subscriber.on('ready', () => {
+      this.inboxPaused = false; // a new socket after a reconnect
       // ioredis resubscribes after a reconnect, but whatever was published meanwhile is gone.
       if (this.subscribedOnce) {
         this.logger.warn('cluster bus reconnected: messages may have been lost; resetting forwarded clients');
@@ -151,6 +175,10 @@ export class ClusterBus implements OnApplicationShutdown {
       this.outbox.set(member, queue);
     }
     queue.push(delivery);
+    if (queue.length >= MAX_DELIVERIES_PER_MESSAGE) {
+      this.outbox.delete(member);
+      this.publish(member, packDeliveries(this.member, queue));
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -177,6 +205,48 @@ export class ClusterBus implements OnApplicationShutdown {
     this.commands.publish(channel, this.signer.seal(channel, ++this.seq, message)).catch((err: Error) => {
       this.logger.warn(`cluster bus: publish to ${member} failed: ${err.message}`);
     });
+  }
+
+  /** Number of inbound messages waiting to be handled. */
+  get inboundBacklog(): number {
+    return this.inbound.length - this.inboundHead;
+  }
+
+  private queue(channel: string, message: string): void {
+    this.inbound.push([channel, message]);
+    if (!this.inboxPaused && this.inboundBacklog >= RECEIVE_PAUSE_AT) {
+      this.inboxPaused = true;
+      this.subscriber!.stream.pause();
+    }
+    if (!this.receiving) {
+      this.receiving = true;
+      setImmediate(() => this.receiveSlice());
+    }
+  }
+
+  /** Handles waiting messages in order for at most RECEIVE_SLICE_MS, then lets timers and I/O run. */
+  private receiveSlice(): void {
+    const until = performance.now() + RECEIVE_SLICE_MS;
+    while (this.inboundHead < this.inbound.length && !this.closed) {
+      const [channel, message] = this.inbound[this.inboundHead++];
+      this.receive(channel, message);
+      if (performance.now() >= until) break;
+    }
+    if (this.inboundHead >= this.inbound.length || this.closed) {
+      this.inbound = [];
+      this.inboundHead = 0;
+      this.receiving = false;
+    } else {
+      if (this.inboundHead >= 1024) {
+        this.inbound = this.inbound.slice(this.inboundHead);
+        this.inboundHead = 0;
+      }
+      setImmediate(() => this.receiveSlice());
+    }
+    if (this.inboxPaused && this.inboundBacklog <= RECEIVE_PAUSE_AT / 2) {
+      this.inboxPaused = false;
+      this.subscriber!.stream.resume();
+    }
   }
 
   private receive(channel: string, raw: string): void {
