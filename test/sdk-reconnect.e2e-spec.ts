@@ -121,9 +121,13 @@ describe('SDK: exactly-once delivery across drops and restarts', () => {
       await client.connect();
       const session = await client.createSession('echo');
       await session.join();
-      proxy.dropAll();
+      // The listener goes too, so the client stays offline (a reconnect after a plain drop can finish
+      // between two polls) until the request has been queued.
+      await proxy.cut();
       await eventually(() => client.state === 'reconnecting', 'reconnecting');
-      const page = await session.events(0);
+      const pending = session.events(0);
+      await proxy.restore();
+      const page = await pending;
       expect(client.state).toBe('open');
       expect(page.type).toBe('events');
     });
