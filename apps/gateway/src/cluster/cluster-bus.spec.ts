@@ -66,8 +66,6 @@ describe('ClusterBus inbound bursts (real Redis)', () => {
     expect(seen).toBeLessThan(300);
     await until(() => frames.length === 300);
     expect(frames).toEqual(Array.from({ length: 300 }, (_, i) => String(i + 1)));
-    // B's presence was renewed meanwhile: A sees it alive.
-    expect(await a.leases.isAlive(b.bus.member)).toBe(true);
   });
 
   it('stops reading its inbox while thousands of messages wait, and reads again once they are handled', async () => {

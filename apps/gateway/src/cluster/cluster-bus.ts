@@ -46,8 +46,9 @@ const RECEIVE_PAUSE_AT = 2000;
  * subscribed to this process's inbox channel. One publisher and one subscriber per process keep every
  * message between two instances in order. Frames for another instance's clients are queued and sent
  * as one message per instance per event-loop turn (`packDeliveries`), split beyond
- * MAX_DELIVERIES_PER_MESSAGE; inbound messages are handled in order, in time slices. Every message is signed with
- * CLUSTER_SECRET (`BusSigner`); unsigned, badly signed and replayed messages are dropped and counted.
+ * MAX_DELIVERIES_PER_MESSAGE; inbound messages are handled in order, in time slices. Every message is
+ * signed with CLUSTER_SECRET (`BusSigner`); unsigned, badly signed and replayed messages are dropped
+ * and counted.
  */
 @Injectable()
 export class ClusterBus implements OnApplicationShutdown {
@@ -75,10 +76,8 @@ export class ClusterBus implements OnApplicationShutdown {
   ) as Record<RejectReason, number>;
   private rejectLoggedAt = 0;
   private rejectUnlogged = 0;
-  /** Inbound messages not handled yet, in arrival order (`inboundHead` is the next one). */
+  /** Inbound messages not handled yet, in arrival order; a slice is scheduled while there are any. */
   private inbound: (readonly [channel: string, message: string])[] = [];
-  private inboundHead = 0;
-  private receiving = false;
   private inboxPaused = false;
 
   constructor(@Inject(CLUSTER_CONFIG) private readonly config: ClusterConfig) {
@@ -209,41 +208,30 @@ export class ClusterBus implements OnApplicationShutdown {
 
   /** Number of inbound messages waiting to be handled. */
   get inboundBacklog(): number {
-    return this.inbound.length - this.inboundHead;
+    return this.inbound.length;
   }
 
   private queue(channel: string, message: string): void {
-    this.inbound.push([channel, message]);
-    if (!this.inboxPaused && this.inboundBacklog >= RECEIVE_PAUSE_AT) {
+    if (this.inbound.push([channel, message]) === 1) setImmediate(() => this.receiveSlice());
+    if (!this.inboxPaused && this.inbound.length >= RECEIVE_PAUSE_AT) {
       this.inboxPaused = true;
       this.subscriber!.stream.pause();
-    }
-    if (!this.receiving) {
-      this.receiving = true;
-      setImmediate(() => this.receiveSlice());
     }
   }
 
   /** Handles waiting messages in order for at most RECEIVE_SLICE_MS, then lets timers and I/O run. */
   private receiveSlice(): void {
     const until = performance.now() + RECEIVE_SLICE_MS;
-    while (this.inboundHead < this.inbound.length && !this.closed) {
-      const [channel, message] = this.inbound[this.inboundHead++];
+    let handled = 0;
+    while (handled < this.inbound.length && !this.closed) {
+      const [channel, message] = this.inbound[handled++];
       this.receive(channel, message);
       if (performance.now() >= until) break;
     }
-    if (this.inboundHead >= this.inbound.length || this.closed) {
-      this.inbound = [];
-      this.inboundHead = 0;
-      this.receiving = false;
-    } else {
-      if (this.inboundHead >= 1024) {
-        this.inbound = this.inbound.slice(this.inboundHead);
-        this.inboundHead = 0;
-      }
-      setImmediate(() => this.receiveSlice());
-    }
-    if (this.inboxPaused && this.inboundBacklog <= RECEIVE_PAUSE_AT / 2) {
+    // The backlog stays small (the inbox pauses at RECEIVE_PAUSE_AT), so copying the rest is cheap.
+    this.inbound = this.closed ? [] : this.inbound.slice(handled);
+    if (this.inbound.length > 0) setImmediate(() => this.receiveSlice());
+    if (this.inboxPaused && this.inbound.length <= RECEIVE_PAUSE_AT / 2) {
       this.inboxPaused = false;
       this.subscriber!.stream.resume();
     }
